@@ -1,0 +1,3 @@
+module github.com/batchrun/batchrun
+
+go 1.26

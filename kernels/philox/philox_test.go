@@ -1,0 +1,147 @@
+package philox
+
+import (
+	"math"
+	"testing"
+)
+
+// Known-answer vectors of Philox4x32-10 from the Random123 distribution
+// (kat_vectors): counter words c0..c3, key words k0, k1, expected output.
+func TestBlockKnownAnswers(t *testing.T) {
+	tests := []struct {
+		c    [4]uint32
+		k    [2]uint32
+		want [4]uint32
+	}{
+		{[4]uint32{0, 0, 0, 0}, [2]uint32{0, 0}, [4]uint32{0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8}},
+		{[4]uint32{0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff}, [2]uint32{0xffffffff, 0xffffffff}, [4]uint32{0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd}},
+		{[4]uint32{0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344}, [2]uint32{0xa4093822, 0x299f31d0}, [4]uint32{0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}},
+	}
+	for _, tc := range tests {
+		key := uint64(tc.k[0]) | uint64(tc.k[1])<<32
+		block := uint64(tc.c[0]) | uint64(tc.c[1])<<32
+		stream := uint64(tc.c[2]) | uint64(tc.c[3])<<32
+		if got := Block(key, stream, block); got != tc.want {
+			t.Errorf("Block(c=%x, k=%x) = %x, want %x", tc.c, tc.k, got, tc.want)
+		}
+	}
+}
+
+func TestFillMatchesPointwise(t *testing.T) {
+	for _, first := range []uint64{0, 1, 2, 3, 4, 5, 1<<32 - 3} {
+		for _, n := range []int{0, 1, 3, 4, 7, 17} {
+			dst := make([]float32, n)
+			FillNormal32(dst, 42, 7, first)
+			for i, v := range dst {
+				if w := Normal32(42, 7, first+uint64(i)); v != w {
+					t.Fatalf("first=%d n=%d i=%d: fill %v, pointwise %v", first, n, i, v, w)
+				}
+			}
+		}
+	}
+}
+
+func TestStreamsAndKeysDiffer(t *testing.T) {
+	a := Block(1, 2, 3)
+	for _, b := range [][4]uint32{Block(2, 2, 3), Block(1, 3, 3), Block(1, 2, 4)} {
+		if a == b {
+			t.Fatalf("distinct (key, stream, block) gave equal blocks %x", a)
+		}
+	}
+}
+
+// Moments of the normal and uniform variates over 2^20 draws: mean, variance,
+// skewness and kurtosis within about 5 standard errors, and the lag-1
+// correlation inside a stream near 0.
+func TestMoments(t *testing.T) {
+	const n = 1 << 20
+	buf := make([]float32, n)
+	FillNormal32(buf, 0xdeadbeef, 11, 0)
+	var m1, m2, m3, m4, lag float64
+	for i, v := range buf {
+		x := float64(v)
+		m1 += x
+		m2 += x * x
+		m3 += x * x * x
+		m4 += x * x * x * x
+		if i > 0 {
+			lag += x * float64(buf[i-1])
+		}
+	}
+	m1, m2, m3, m4, lag = m1/n, m2/n, m3/n, m4/n, lag/n
+	se := 1 / math.Sqrt(n)
+	checks := []struct {
+		name      string
+		got, want float64
+		tol       float64
+	}{
+		{"mean", m1, 0, 5 * se},
+		{"variance", m2, 1, 5 * math.Sqrt2 * se},
+		{"third moment", m3, 0, 5 * math.Sqrt(15) * se},
+		{"fourth moment", m4, 3, 5 * math.Sqrt(96) * se},
+		{"lag-1 correlation", lag, 0, 5 * se},
+	}
+	for _, c := range checks {
+		if math.Abs(c.got-c.want) > c.tol {
+			t.Errorf("normal %s = %.5f, want %.5f +- %.5f", c.name, c.got, c.want, c.tol)
+		}
+	}
+	var u1, u2 float64
+	for i := uint64(0); i < n; i++ {
+		u := float64(Float32(3, 5, i))
+		if u < 0 || u >= 1 {
+			t.Fatalf("Float32 = %v outside [0, 1)", u)
+		}
+		u1 += u
+		u2 += u * u
+	}
+	if mean := u1 / n; math.Abs(mean-0.5) > 5*se*math.Sqrt(1.0/12) {
+		t.Errorf("uniform mean %v, want 0.5", mean)
+	}
+	if v := u2/n - (u1/n)*(u1/n); math.Abs(v-1.0/12) > 0.002 {
+		t.Errorf("uniform variance %v, want 1/12", v)
+	}
+	for i := uint64(0); i < 1000; i++ {
+		if u := Float64(9, 9, i); u < 0 || u >= 1 {
+			t.Fatalf("Float64 = %v outside [0, 1)", u)
+		}
+	}
+}
+
+func TestLn01(t *testing.T) {
+	worst := 0.0
+	for i := 1; i <= 1<<16; i++ {
+		u := float64(i) / (1 << 16)
+		worst = math.Max(worst, math.Abs(Ln01(u)-math.Log(u)))
+	}
+	for _, u := range []float64{1.0 / (1 << 24), math.Sqrt2 / 2, 0.7071067, 0.7071068, 1} {
+		worst = math.Max(worst, math.Abs(Ln01(u)-math.Log(u)))
+	}
+	if worst > 2e-10 {
+		t.Errorf("max |Ln01 - math.Log| = %g, want <= 2e-10", worst)
+	}
+}
+
+func TestSinCos2Pi(t *testing.T) {
+	worst := 0.0
+	for i := 0; i < 1<<16; i++ {
+		u := float64(i) / (1 << 16)
+		s, c := SinCos2Pi(u)
+		ws, wc := math.Sincos(2 * math.Pi * u)
+		worst = math.Max(worst, math.Max(math.Abs(s-ws), math.Abs(c-wc)))
+	}
+	if worst > 3e-9 {
+		t.Errorf("max error of SinCos2Pi = %g, want <= 3e-9", worst)
+	}
+}
+
+var sink float32
+
+func BenchmarkFillNormal32(b *testing.B) {
+	buf := make([]float32, 4096)
+	for b.Loop() {
+		FillNormal32(buf, 1, 2, 0)
+	}
+	sink = buf[17]
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(buf)), "ns/normal")
+}
