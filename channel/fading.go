@@ -1,0 +1,124 @@
+package channel
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/batchrun/batchrun/kernels/philox"
+)
+
+// Process produces consecutive channel samples of N links: Next writes the
+// amplitudes of the next sample to h (N*N, row-major, h[r*N+j] from
+// transmitter j to receiver r).
+type Process interface {
+	Links() int
+	Next(h []float32)
+}
+
+// AR1 is the paper's fading process: a real Gaussian AR(1) series per entry,
+// scaled by the path loss, in absolute value, thresholded (see the package
+// doc). Sample s draws its innovations W_s as philox.Normal32(key, stream,
+// s*N*N + r*N + j); F_0 = W_0. State is float32; the recursion is stable
+// (|sqrt(1-c)| < 1), so rounding does not accumulate.
+type AR1 struct {
+	n         int
+	key       uint64
+	stream    uint64
+	a, b      float32 // sqrt(1-c), sqrt(c)
+	threshold float32
+	pl        []float32
+	f         []float32
+	w         []float32
+	sample    uint64
+}
+
+// NewAR1 returns the AR(1) fading process with innovation weight c in (0, 1]
+// over the amplitude path loss pl (N*N row-major), zeroing amplitudes <=
+// threshold.
+func NewAR1(pl []float64, c, threshold float64, key, stream uint64) (*AR1, error) {
+	n := int(math.Round(math.Sqrt(float64(len(pl)))))
+	if n*n != len(pl) || n == 0 {
+		return nil, fmt.Errorf("channel: path loss has %d entries, want N*N with N >= 1", len(pl))
+	}
+	if !(c > 0 && c <= 1) {
+		return nil, fmt.Errorf("channel: AR(1) innovation weight c = %g, want 0 < c <= 1", c)
+	}
+	p := &AR1{
+		n: n, key: key, stream: stream,
+		a: float32(math.Sqrt(1 - c)), b: float32(math.Sqrt(c)),
+		threshold: float32(threshold),
+		pl:        make([]float32, n*n),
+		f:         make([]float32, n*n),
+		w:         make([]float32, n*n),
+	}
+	for i, v := range pl {
+		p.pl[i] = float32(v)
+	}
+	return p, nil
+}
+
+// Links returns N.
+func (p *AR1) Links() int { return p.n }
+
+// Sample returns the index of the sample the next call to Next produces.
+func (p *AR1) Sample() uint64 { return p.sample }
+
+// Next advances the process by one sample and writes its amplitudes to h.
+func (p *AR1) Next(h []float32) {
+	nn := p.n * p.n
+	h = h[:nn]
+	philox.FillNormal32(p.w, p.key, p.stream, p.sample*uint64(nn))
+	f, w, pl := p.f[:nn], p.w[:nn], p.pl[:nn]
+	if p.sample == 0 {
+		copy(f, w)
+	} else {
+		for i := range f {
+			f[i] = float32(p.a*f[i]) + float32(p.b*w[i])
+		}
+	}
+	for i := range h {
+		v := f[i] * pl[i]
+		if v < 0 {
+			v = -v
+		}
+		if v <= p.threshold {
+			v = 0
+		}
+		h[i] = v
+	}
+	p.sample++
+}
+
+// Rayleigh is the i.i.d. Gaussian interference channel: every sample draws
+// h_ij ~ CN(0, 1) afresh, real and imaginary parts N(0, 1/2) from
+// philox.Normal32(key, stream, 2(s*N*N + e)) and the index after it, and
+// returns the amplitudes |h_ij| (Rayleigh distributed, E|h|^2 = 1).
+type Rayleigh struct {
+	n      int
+	key    uint64
+	stream uint64
+	w      []float32
+	sample uint64
+}
+
+// NewRayleigh returns the i.i.d. Rayleigh channel of n links.
+func NewRayleigh(n int, key, stream uint64) (*Rayleigh, error) {
+	if n < 1 {
+		return nil, fmt.Errorf("channel: Rayleigh channel with N = %d links, want N >= 1", n)
+	}
+	return &Rayleigh{n: n, key: key, stream: stream, w: make([]float32, 2*n*n)}, nil
+}
+
+// Links returns N.
+func (r *Rayleigh) Links() int { return r.n }
+
+// Next draws the next sample into h.
+func (r *Rayleigh) Next(h []float32) {
+	nn := r.n * r.n
+	philox.FillNormal32(r.w, r.key, r.stream, 2*r.sample*uint64(nn))
+	for e := range h[:nn] {
+		re, im := r.w[2*e], r.w[2*e+1]
+		h[e] = float32(math.Sqrt(0.5 * float64(re*re+im*im)))
+	}
+	r.sample++
+}
