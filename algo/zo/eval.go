@@ -1,0 +1,127 @@
+package zo
+
+import (
+	"github.com/batchrun/batchrun/channel"
+	"github.com/batchrun/batchrun/kernels"
+	"github.com/batchrun/batchrun/policy"
+)
+
+// evalSet is the held-out channel set of a batch of seeds: M samples of a
+// fading process independent of the training one (stream tagEvalFading, same
+// geometry), after a burn-in of K samples so that every observation tap is
+// filled. The same set serves every evaluation, so successive evaluations
+// differ only by the policies.
+type evalSet struct {
+	M     int
+	h     []float32 // [S][M][N][N]
+	x     []float32 // [S][M][N][K]
+	power []float32 // [S][M][N]
+	rate  []float64 // [S][N]
+}
+
+func newEvalSet(cfg *Config, keys []uint64) (*evalSet, error) {
+	S, M, N, K := len(keys), cfg.EvalSamples, cfg.N, cfg.K
+	ev := &evalSet{M: M, h: make([]float32, S*M*N*N), x: make([]float32, S*M*N*K), power: make([]float32, S*M*N), rate: make([]float64, S*N)}
+	burnH, burnX := make([]float32, N*N), make([]float32, N*K)
+	for s, key := range keys {
+		proc, err := newProcess(cfg, key, tagEvalFading)
+		if err != nil {
+			return nil, err
+		}
+		obs := channel.NewObserver(N, K)
+		for b := 0; b < K; b++ {
+			proc.Next(burnH)
+			obs.Observe(burnH, burnX)
+		}
+		for b := 0; b < M; b++ {
+			h := ev.h[(s*M+b)*N*N:][:N*N]
+			proc.Next(h)
+			obs.Observe(h, ev.x[(s*M+b)*N*K:][:N*K])
+		}
+	}
+	return ev, nil
+}
+
+// evaluate records the held-out sum-rate of the current (unperturbed)
+// policies of every seed.
+func (g *group) evaluate(iter int, traces []SeedTrace) {
+	ev := g.eval
+	S, N, K, M, A, P := g.S, g.N, g.K, ev.M, g.agents, g.P
+	f := kernels.Forward{
+		Net: g.net, S: S, N: N, B: M,
+		Theta: g.theta, ThetaSeedStride: A * P, ThetaAgentStride: P,
+		Obs: ev.x, ObsSeedStride: M * N * K, Pmax: float32(g.cfg.Pmax),
+		Power: ev.power, PowerSeedStride: M * N,
+	}
+	if A == 1 {
+		f.ThetaAgentStride = 0
+	}
+	g.be.Forward(&f)
+	g.be.Rates(&kernels.Rates{S: S, N: N, B: M, H: ev.h, HSeedStride: M * N * N, Power: ev.power, PowerSeedStride: M * N, Sigma2: g.cfg.Sigma2, MeanRate: ev.rate})
+	for s := range traces {
+		sum := 0.0
+		for _, r := range ev.rate[s*N : s*N+N] {
+			sum += r
+		}
+		traces[s].Eval = append(traces[s].Eval, EvalPoint{Iter: iter, SumRate: sum})
+	}
+}
+
+// EvalReference holds the fixed policies' mean sum-rates on a seed's
+// held-out set, for reporting the learned policies as a fraction of them.
+type EvalReference struct {
+	FullPower, WMMSE float64
+}
+
+// evalReferences computes full power and WMMSE on the held-out sets.
+func evalReferences(cfg *Config, seeds []uint64) ([]EvalReference, error) {
+	keys := make([]uint64, len(seeds))
+	for i, s := range seeds {
+		keys[i] = SeedKey(s)
+	}
+	ev, err := newEvalSet(cfg, keys)
+	if err != nil {
+		return nil, err
+	}
+	N, M := cfg.N, ev.M
+	out := make([]EvalReference, len(seeds))
+	w := newFixedPolicies(cfg)
+	for s := range seeds {
+		for b := 0; b < M; b++ {
+			full, _, wm := w.sample(ev.h[(s*M+b)*N*N:][:N*N], nil)
+			out[s].FullPower += full / float64(M)
+			out[s].WMMSE += wm / float64(M)
+		}
+	}
+	return out, nil
+}
+
+// fixedPolicies evaluates the three fixed baselines on one channel sample.
+type fixedPolicies struct {
+	cfg   *Config
+	h     []float64
+	p     []float64
+	wmmse *policy.WMMSE
+}
+
+func newFixedPolicies(cfg *Config) *fixedPolicies {
+	n := cfg.N
+	return &fixedPolicies{cfg: cfg, h: make([]float64, n*n), p: make([]float64, n), wmmse: policy.NewWMMSE(n)}
+}
+
+// sample returns the sum-rates of full power, uniform random power (when
+// random is not nil: random(p) fills the powers) and WMMSE on amplitudes h.
+func (fp *fixedPolicies) sample(h []float32, random func(p []float64)) (full, rnd, wmmse float64) {
+	cfg := fp.cfg
+	for i, v := range h {
+		fp.h[i] = float64(v)
+	}
+	policy.FullPower(fp.p, cfg.Pmax)
+	full = channel.SumRate(fp.h, fp.p, cfg.Sigma2)
+	if random != nil {
+		random(fp.p)
+		rnd = channel.SumRate(fp.h, fp.p, cfg.Sigma2)
+	}
+	_, wmmse = fp.wmmse.Solve(fp.h, cfg.Sigma2, cfg.Pmax, cfg.WMMSEIter, cfg.WMMSETol, fp.p)
+	return full, rnd, wmmse
+}

@@ -1,0 +1,162 @@
+package zo
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/batchrun/batchrun/batch"
+	"github.com/batchrun/batchrun/channel"
+)
+
+// The zeroth-order modes (spec section 4-5).
+const (
+	ModeAsync      = "async"       // relay message passing, link failures, skipped exploration
+	ModeFixedDelay = "fixed-delay" // per-pair delays drawn once per seed
+	ModeSync       = "sync"        // one global slope per iteration
+	ModeCentralZO  = "central-zo"  // one policy shared by all agents
+)
+
+// Modes lists the modes in their canonical order.
+var Modes = []string{ModeAsync, ModeFixedDelay, ModeSync, ModeCentralZO}
+
+// Schema returns the parameters of the zo experiment. Names follow the
+// spec's symbols.
+func Schema() batch.Schema {
+	return batch.Schema{
+		{Name: "mode", Kind: batch.EnumList, Default: "async", Enum: Modes, Doc: "zeroth-order modes to run side by side on the same channels"},
+		{Name: "N", Kind: batch.Int, Default: "24", Range: batch.Between(2, 1<<20), Doc: "number of links (agents)"},
+		{Name: "T", Kind: batch.Int, Default: "2000", Range: batch.Between(1, 1<<31-1), Doc: "iterations"},
+		{Name: "B", Kind: batch.Int, Default: "10", Range: batch.AtLeast(1), Doc: "channel samples per evaluation (2B drawn per iteration)"},
+		{Name: "K", Kind: batch.Int, Default: "5", Range: batch.AtLeast(1), Doc: "observation taps (MLP input width)"},
+		{Name: "hidden", Kind: batch.IntList, Default: "30,30", Range: batch.AtLeast(1), Doc: "hidden layer widths of every agent's MLP"},
+		{Name: "mu", Kind: batch.Float, Default: "2", Range: batch.Above(0), Doc: "perturbation (smoothing) radius"},
+		{Name: "alpha", Kind: batch.Float, Default: "0.1", Range: batch.Above(0), Doc: "step size scale: alpha_t = alpha / (t+1)^alpha_decay"},
+		{Name: "alpha_decay", Kind: batch.Float, Default: "0.25", Range: batch.AtLeast(0), Doc: "step size decay exponent"},
+		{Name: "Pmax", Kind: batch.Float, Default: "10", Range: batch.Above(0), Doc: "maximum transmit power"},
+		{Name: "sigma2", Kind: batch.Float, Default: "1", Range: batch.Above(0), Doc: "noise power"},
+		{Name: "up_p", Kind: batch.Float, Default: "0.9", Range: batch.Between(0, 1), Doc: "async: probability that an agent explores (draws u) in an iteration"},
+		{Name: "tx_p", Kind: batch.Float, Default: "0.9", Range: batch.Between(0, 1), Doc: "async: transmit success probability of a link"},
+		{Name: "rx_p", Kind: batch.Float, Default: "0.9", Range: batch.Between(0, 1), Doc: "async: receive success probability of a link (a message gets through with tx_p*rx_p)"},
+		{Name: "buffer", Kind: batch.Int, Default: "40", Range: batch.AtLeast(1), Doc: "perturbations kept per agent: terms of age >= buffer are dropped"},
+		{Name: "D", Kind: batch.Int, Default: "10", Range: batch.AtLeast(1), Doc: "fixed-delay: delays uniform on {1..D}"},
+		{Name: "window", Kind: batch.Int, Default: "6", Range: batch.AtLeast(2), Doc: "graph: agents sharing an index window [k, k+window) are neighbours"},
+		{Name: "stride", Kind: batch.Int, Default: "3", Range: batch.AtLeast(1), Doc: "graph: windows start at k = 0, stride, 2*stride, ..."},
+		{Name: "channel", Kind: batch.Enum, Default: "ar1", Enum: []string{"ar1", "rayleigh"}, Doc: "ar1: path loss and AR(1) fading (paper); rayleigh: i.i.d. CN(0,1) (Sun et al. 2018)"},
+		{Name: "c", Kind: batch.Float, Default: "0.3", Range: batch.Range{Lo: 0, Hi: 1, HasLo: true, HasHi: true, LoOpen: true}, Doc: "ar1: fading innovation weight, F_s = sqrt(1-c) F_{s-1} + sqrt(c) W_s"},
+		{Name: "threshold", Kind: batch.Float, Default: "0.01", Range: batch.AtLeast(0), Doc: "ar1: amplitudes <= threshold are set to 0"},
+		{Name: "pl_exp", Kind: batch.Float, Default: "2.2", Range: batch.Above(0), Doc: "ar1: amplitude path-loss exponent"},
+		{Name: "geometry", Kind: batch.Enum, Default: "paper", Enum: []string{"paper", "density"}, Doc: "ar1: paper (L = N, l = N/4) or density (L = 24 sqrt(N/24), l = 6)"},
+		{Name: "L", Kind: batch.Float, Default: "0", Range: batch.AtLeast(0), Doc: "ar1: transmitter square half-side; 0 = from geometry"},
+		{Name: "l", Kind: batch.Float, Default: "0", Range: batch.AtLeast(0), Doc: "ar1: receiver offset half-side; 0 = from geometry"},
+		{Name: "init", Kind: batch.Enum, Default: "shared", Enum: []string{"shared", "independent"}, Doc: "initial weights: the same for every agent (paper) or independent per agent"},
+		{Name: "baselines", Kind: batch.Bool, Default: "true", Doc: "evaluate full power, random power and WMMSE on the same channels"},
+		{Name: "wmmse_iter", Kind: batch.Int, Default: "100", Range: batch.AtLeast(1), Doc: "WMMSE: maximum iterations"},
+		{Name: "wmmse_tol", Kind: batch.Float, Default: "0.001", Range: batch.AtLeast(0), Doc: "WMMSE: stop when an iteration gains <= wmmse_tol in sum-rate"},
+		{Name: "E", Kind: batch.Int, Default: "0", Range: batch.AtLeast(0), Doc: "held-out evaluation every E iterations on fresh channels (0 = off)"},
+		{Name: "eval_samples", Kind: batch.Int, Default: "200", Range: batch.AtLeast(1), Doc: "held-out channel samples per evaluation"},
+		{Name: "log_every", Kind: batch.Int, Default: "1", Range: batch.AtLeast(1), Doc: "write every log_every-th iteration to trace.csv (summaries use all)"},
+	}
+}
+
+// Presets returns the named parameter sets of the zo experiment.
+func Presets() []batch.Preset {
+	return []batch.Preset{
+		{
+			Name: "paper000", Experiment: "zo",
+			Doc: "Behmandpoor et al. (TSIPN 2024): 24 links, AR(1) fading, 5-30-30-1 MLPs, T = 2000; the four zeroth-order modes side by side",
+			Set: map[string]string{"mode": strings.Join(Modes, ",")},
+		},
+		{
+			Name: "rayleigh", Experiment: "zo",
+			Doc: "i.i.d. Rayleigh interference channel of Sun et al. 2018: 10 links, sigma2 = 1, Pmax = 1",
+			Set: map[string]string{"mode": strings.Join(Modes, ","), "channel": "rayleigh", "N": "10", "Pmax": "1", "sigma2": "1"},
+		},
+	}
+}
+
+// Config is a resolved parameter set of the zo experiment.
+type Config struct {
+	Modes                  []string
+	N, T, B, K             int
+	Hidden                 []int
+	Mu, Alpha, AlphaDecay  float64
+	Pmax, Sigma2           float64
+	UpP, TxP, RxP          float64
+	Buffer, D              int
+	Window, Stride         int
+	Channel                string
+	C, Threshold, PLExp    float64
+	Geometry               string
+	L, LOffset             float64 // resolved sides (never 0)
+	Init                   string
+	Baselines              bool
+	WMMSEIter              int
+	WMMSETol               float64
+	EvalEvery, EvalSamples int
+	LogEvery               int
+	Values                 batch.Values // the resolved parameters, for output
+}
+
+// NewConfig reads and cross-checks resolved parameter values.
+func NewConfig(v batch.Values) (Config, error) {
+	c := Config{
+		Modes: v.Strings("mode"),
+		N:     v.Int("N"), T: v.Int("T"), B: v.Int("B"), K: v.Int("K"),
+		Hidden: v.Ints("hidden"),
+		Mu:     v.Float("mu"), Alpha: v.Float("alpha"), AlphaDecay: v.Float("alpha_decay"),
+		Pmax: v.Float("Pmax"), Sigma2: v.Float("sigma2"),
+		UpP: v.Float("up_p"), TxP: v.Float("tx_p"), RxP: v.Float("rx_p"),
+		Buffer: v.Int("buffer"), D: v.Int("D"),
+		Window: v.Int("window"), Stride: v.Int("stride"),
+		Channel: v.String("channel"),
+		C:       v.Float("c"), Threshold: v.Float("threshold"), PLExp: v.Float("pl_exp"),
+		Geometry: v.String("geometry"),
+		L:        v.Float("L"), LOffset: v.Float("l"),
+		Init:      v.String("init"),
+		Baselines: v.Bool("baselines"),
+		WMMSEIter: v.Int("wmmse_iter"), WMMSETol: v.Float("wmmse_tol"),
+		EvalEvery: v.Int("E"), EvalSamples: v.Int("eval_samples"),
+		LogEvery: v.Int("log_every"),
+		Values:   v,
+	}
+	L, l := channel.PaperSides(c.N)
+	if c.Geometry == "density" {
+		L, l = channel.DensitySides(c.N)
+	}
+	if c.L == 0 {
+		c.L = L
+	}
+	if c.LOffset == 0 {
+		c.LOffset = l
+	}
+	if c.N >= 1<<24 {
+		return Config{}, fmt.Errorf("parameter N = %d: want N < %d", c.N, 1<<24)
+	}
+	return c, nil
+}
+
+// Agents returns the number of parameter vectors per seed in a mode: one per
+// agent, or one shared by all in central-zo.
+func (c *Config) Agents(mode string) int {
+	if mode == ModeCentralZO {
+		return 1
+	}
+	return c.N
+}
+
+// Slots returns the number of perturbations a mode keeps per agent: the
+// buffer in async mode, at most D+1 under fixed delays, and only the current
+// one in sync and central-zo.
+func (c *Config) Slots(mode string) int {
+	switch mode {
+	case ModeAsync:
+		return c.Buffer
+	case ModeFixedDelay:
+		return min(c.Buffer, c.D+1)
+	}
+	return 1
+}
+
+// LateFrom returns the first 1-based iteration of the late window, the
+// second half of the run: T/2+1 .. T (1001..2000 for T = 2000).
+func (c *Config) LateFrom() int { return c.T/2 + 1 }
