@@ -62,6 +62,7 @@ func (r Range) Contains(x float64) bool {
 }
 
 func (r Range) String() string {
+	num := func(x float64) string { return strconv.FormatFloat(x, 'f', -1, 64) }
 	switch {
 	case r.HasLo && r.HasHi:
 		lb, rb := "[", "]"
@@ -71,15 +72,15 @@ func (r Range) String() string {
 		if r.HiOpen {
 			rb = ")"
 		}
-		return fmt.Sprintf("%s%g, %g%s", lb, r.Lo, r.Hi, rb)
+		return lb + num(r.Lo) + ", " + num(r.Hi) + rb
 	case r.HasLo && r.LoOpen:
-		return fmt.Sprintf("> %g", r.Lo)
+		return "> " + num(r.Lo)
 	case r.HasLo:
-		return fmt.Sprintf(">= %g", r.Lo)
+		return ">= " + num(r.Lo)
 	case r.HasHi && r.HiOpen:
-		return fmt.Sprintf("< %g", r.Hi)
+		return "< " + num(r.Hi)
 	case r.HasHi:
-		return fmt.Sprintf("<= %g", r.Hi)
+		return "<= " + num(r.Hi)
 	}
 	return "any"
 }
