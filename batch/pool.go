@@ -24,6 +24,9 @@ func Run(parent context.Context, jobs, workers int, do func(ctx context.Context,
 		go func() {
 			defer wg.Done()
 			for i := range next {
+				if ctx.Err() != nil {
+					continue // cancelled while i was handed out: it must not start
+				}
 				if err := do(ctx, i); err != nil {
 					errs[i] = err
 					cancel()
@@ -32,7 +35,7 @@ func Run(parent context.Context, jobs, workers int, do func(ctx context.Context,
 		}()
 	}
 feed:
-	for i := 0; i < jobs; i++ {
+	for i := 0; i < jobs && ctx.Err() == nil; i++ {
 		select {
 		case next <- i:
 		case <-ctx.Done():
