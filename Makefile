@@ -31,7 +31,7 @@ vet:
 	$(GO) vet ./...
 
 fmt:
-	gofmt -w $$(git ls-files '*.go')
+	gofmt -w $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')
 
 clean:
 	rm -rf bin

@@ -60,9 +60,6 @@ func NewAR1(pl []float64, c, threshold float64, key, stream uint64) (*AR1, error
 // Links returns N.
 func (p *AR1) Links() int { return p.n }
 
-// Sample returns the index of the sample the next call to Next produces.
-func (p *AR1) Sample() uint64 { return p.sample }
-
 // Next advances the process by one sample and writes its amplitudes to h.
 func (p *AR1) Next(h []float32) {
 	nn := p.n * p.n
@@ -118,7 +115,7 @@ func (r *Rayleigh) Next(h []float32) {
 	philox.FillNormal32(r.w, r.key, r.stream, 2*r.sample*uint64(nn))
 	for e := range h[:nn] {
 		re, im := r.w[2*e], r.w[2*e+1]
-		h[e] = float32(math.Sqrt(0.5 * float64(re*re+im*im)))
+		h[e] = float32(math.Sqrt(0.5 * float64(float32(re*re)+float32(im*im))))
 	}
 	r.sample++
 }

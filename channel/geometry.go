@@ -37,7 +37,7 @@ func NewGeometry(n int, L, l float64, key, stream uint64) (Geometry, error) {
 	u := func(i, c int) float64 { return 2*philox.Float64(key, stream, uint64(4*i+c)) - 1 }
 	for i := 0; i < n; i++ {
 		g.Tx[i] = [2]float64{L * u(i, 0), L * u(i, 1)}
-		g.Rx[i] = [2]float64{g.Tx[i][0] + l*u(i, 2), g.Tx[i][1] + l*u(i, 3)}
+		g.Rx[i] = [2]float64{g.Tx[i][0] + float64(l*u(i, 2)), g.Tx[i][1] + float64(l*u(i, 3))}
 	}
 	return g, nil
 }

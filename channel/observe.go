@@ -34,12 +34,9 @@ func (o *Observer) Observe(h []float32, obs []float32) {
 			out[0] += a
 			pj := o.prev[j*k : j*k+k]
 			for c := 1; c < k; c++ {
-				out[c] += a * pj[c-1]
+				out[c] += float32(a * pj[c-1])
 			}
 		}
 	}
 	copy(o.prev, obs[:n*k])
 }
-
-// Reset sets the state back to v_c(-1) = 0.
-func (o *Observer) Reset() { clear(o.prev) }

@@ -33,7 +33,7 @@ func linkRate(h, p []float64, sigma2 float64, i int) float64 {
 	interference := sigma2
 	for j, a := range row {
 		if j != i {
-			interference += a * a * p[j]
+			interference += float64(a * a * p[j])
 		}
 	}
 	return math.Log2(1 + row[i]*row[i]*p[i]/interference)

@@ -87,7 +87,16 @@ type Forward struct {
 	Pmax            float32
 	Power           []float32
 	PowerSeedStride int
+
+	// Scratch is optional work space of at least ScratchLen() floats that
+	// the caller owns; with it a call allocates nothing, ever. Nil: the
+	// backend uses buffers of its own.
+	Scratch []float32
 }
+
+// ScratchLen returns the work space Forward needs: one perturbed parameter
+// vector and two activation buffers of B samples.
+func (f *Forward) ScratchLen() int { return f.Net.NumParams() + 2*f.B*f.Net.MaxWidth() }
 
 // Rates computes the batch-mean rate of every link of every seed,
 //

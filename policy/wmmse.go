@@ -102,13 +102,13 @@ func (w *WMMSE) SolveTrace(h []float64, sigma2, pmax float64, maxIter int, tol f
 			row := g[i*n : i*n+n]
 			inter := 0.0
 			for j := range i {
-				inter += row[j] * v[j] * v[j]
+				inter += float64(row[j] * v[j] * v[j])
 			}
 			for j := i + 1; j < n; j++ {
-				inter += row[j] * v[j] * v[j]
+				inter += float64(row[j] * v[j] * v[j])
 			}
 			nin := sigma2 + inter // noise plus interference, > 0
-			total := nin + row[i]*v[i]*v[i]
+			total := nin + float64(row[i]*v[i]*v[i])
 			u[i] = h[i*n+i] * v[i] / total
 			wt[i] = total / nin
 		}
@@ -121,7 +121,7 @@ func (w *WMMSE) SolveTrace(h []float64, sigma2, pmax float64, maxIter int, tol f
 			}
 			row := g[j*n : j*n+n]
 			for i, gji := range row {
-				c[i] += a * gji
+				c[i] += float64(a * gji)
 			}
 		}
 		// Every v_i from the new u and w.

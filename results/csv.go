@@ -165,5 +165,11 @@ func WriteAtomic(path string, write func(w *bufio.Writer) error) (err error) {
 	if err = os.Rename(f.Name(), path); err != nil {
 		return fmt.Errorf("rename into %s: %w", path, err)
 	}
+	// Make the rename itself durable. Not every file system can sync a
+	// directory; the file is complete either way, so that error is ignored.
+	if d, derr := os.Open(dir); derr == nil {
+		d.Sync()
+		d.Close()
+	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/klauspost/cpuid/v2"
@@ -43,6 +44,7 @@ type Host struct {
 	OS        string   `json:"os"`
 	Arch      string   `json:"arch"`
 	GoVersion string   `json:"go_version"`
+	Build     []string `json:"build"` // build settings that change code generation (GOARCH, GOAMD64, ...)
 	CPU       string   `json:"cpu"`
 	Cores     int      `json:"logical_cores"`
 	Features  []string `json:"cpu_features"`
@@ -54,7 +56,24 @@ func ThisHost() Host {
 	return Host{
 		Name: name, OS: runtime.GOOS, Arch: runtime.GOARCH, GoVersion: runtime.Version(),
 		CPU: cpuid.CPU.BrandName, Cores: runtime.NumCPU(), Features: cpuid.CPU.FeatureSet(),
+		Build: buildSettings(),
 	}
+}
+
+// buildSettings returns the recorded build settings that select instruction
+// sets (GOARCH, GOAMD64, GOARM64, ...) and whether cgo was on.
+func buildSettings() []string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, s := range bi.Settings {
+		if strings.HasPrefix(s.Key, "GO") && s.Key != "GOOS" || s.Key == "CGO_ENABLED" || s.Key == "-tags" {
+			out = append(out, s.Key+"="+s.Value)
+		}
+	}
+	return out
 }
 
 // Version returns the module version of the running binary, with the VCS

@@ -42,9 +42,9 @@ func baselines(ctx context.Context, cfg *Config, seed uint64, progress func(int)
 			}
 			first = uint64((t*B + b) * N)
 			full, rnd, wm := fp.sample(h, random)
-			bt.FullPower[t] += full * inv
-			bt.RandomPower[t] += rnd * inv
-			bt.WMMSE[t] += wm * inv
+			bt.FullPower[t] += float64(full * inv)
+			bt.RandomPower[t] += float64(rnd * inv)
+			bt.WMMSE[t] += float64(wm * inv)
 		}
 		if progress != nil && t%64 == 63 {
 			progress(64)

@@ -17,6 +17,8 @@ type evalSet struct {
 	x     []float32 // [S][M][N][K]
 	power []float32 // [S][M][N]
 	rate  []float64 // [S][N]
+	fwd   kernels.Forward
+	rates kernels.Rates
 }
 
 func newEvalSet(cfg *Config, keys []uint64) (*evalSet, error) {
@@ -42,22 +44,28 @@ func newEvalSet(cfg *Config, keys []uint64) (*evalSet, error) {
 	return ev, nil
 }
 
-// evaluate records the held-out sum-rate of the current (unperturbed)
-// policies of every seed.
-func (g *group) evaluate(iter int, traces []SeedTrace) {
-	ev := g.eval
+// prepare sets up the held-out forward pass and rates of a group.
+func (ev *evalSet) prepare(g *group) {
 	S, N, K, M, A, P := g.S, g.N, g.K, ev.M, g.agents, g.P
-	f := kernels.Forward{
+	ev.fwd = kernels.Forward{
 		Net: g.net, S: S, N: N, B: M,
 		Theta: g.theta, ThetaSeedStride: A * P, ThetaAgentStride: P,
 		Obs: ev.x, ObsSeedStride: M * N * K, Pmax: float32(g.cfg.Pmax),
 		Power: ev.power, PowerSeedStride: M * N,
 	}
 	if A == 1 {
-		f.ThetaAgentStride = 0
+		ev.fwd.ThetaAgentStride = 0
 	}
-	g.be.Forward(&f)
-	g.be.Rates(&kernels.Rates{S: S, N: N, B: M, H: ev.h, HSeedStride: M * N * N, Power: ev.power, PowerSeedStride: M * N, Sigma2: g.cfg.Sigma2, MeanRate: ev.rate})
+	ev.fwd.Scratch = make([]float32, ev.fwd.ScratchLen())
+	ev.rates = kernels.Rates{S: S, N: N, B: M, H: ev.h, HSeedStride: M * N * N, Power: ev.power, PowerSeedStride: M * N, Sigma2: g.cfg.Sigma2, MeanRate: ev.rate}
+}
+
+// evaluate records the held-out sum-rate of the current (unperturbed)
+// policies of every seed.
+func (g *group) evaluate(iter int, traces []SeedTrace) {
+	ev, N := g.eval, g.N
+	g.be.Forward(&ev.fwd)
+	g.be.Rates(&ev.rates)
 	for s := range traces {
 		sum := 0.0
 		for _, r := range ev.rate[s*N : s*N+N] {
@@ -73,27 +81,21 @@ type EvalReference struct {
 	FullPower, WMMSE float64
 }
 
-// evalReferences computes full power and WMMSE on the held-out sets.
-func evalReferences(cfg *Config, seeds []uint64) ([]EvalReference, error) {
-	keys := make([]uint64, len(seeds))
-	for i, s := range seeds {
-		keys[i] = SeedKey(s)
-	}
-	ev, err := newEvalSet(cfg, keys)
+// evalReference computes full power and WMMSE on a seed's held-out set.
+func evalReference(cfg *Config, seed uint64) (EvalReference, error) {
+	ev, err := newEvalSet(cfg, []uint64{SeedKey(seed)})
 	if err != nil {
-		return nil, err
+		return EvalReference{}, err
 	}
 	N, M := cfg.N, ev.M
-	out := make([]EvalReference, len(seeds))
+	var ref EvalReference
 	w := newFixedPolicies(cfg)
-	for s := range seeds {
-		for b := 0; b < M; b++ {
-			full, _, wm := w.sample(ev.h[(s*M+b)*N*N:][:N*N], nil)
-			out[s].FullPower += full / float64(M)
-			out[s].WMMSE += wm / float64(M)
-		}
+	for b := 0; b < M; b++ {
+		full, _, wm := w.sample(ev.h[b*N*N:][:N*N], nil)
+		ref.FullPower += full / float64(M)
+		ref.WMMSE += wm / float64(M)
 	}
-	return out, nil
+	return ref, nil
 }
 
 // fixedPolicies evaluates the three fixed baselines on one channel sample.

@@ -45,6 +45,9 @@ type Results struct {
 	Baselines []BaselineTrace // [seed], nil when baselines are off
 	EvalRefs  []EvalReference // [seed], nil when held-out evaluation is off
 	Backend   string
+	// BaselineWall is the work time of the fixed policies and held-out
+	// references, summed over jobs.
+	BaselineWall time.Duration
 }
 
 // ModeResult holds the traces of one mode, in the order of Results.Seeds.
@@ -63,26 +66,34 @@ type Options struct {
 	Progress func(done, total int64)
 }
 
+// GroupSize returns the number of seeds per batched group: the requested
+// size, or by default the seeds spread evenly over the workers, at most 32
+// per group. It never changes results, only memory and speed.
+func GroupSize(seeds, workers, requested int) int {
+	if requested > 0 {
+		return min(requested, seeds)
+	}
+	workers = max(1, workers)
+	return max(1, min(32, (seeds+workers-1)/workers))
+}
+
 // Run runs every mode of cfg for the given seeds.
 func Run(ctx context.Context, cfg Config, seeds []uint64, be kernels.Backend, opt Options) (*Results, error) {
 	if len(seeds) == 0 {
 		return nil, fmt.Errorf("zo: no seeds to run")
 	}
 	workers := max(1, opt.Workers)
-	size := opt.GroupSize
-	if size <= 0 {
-		size = min(32, (len(seeds)+workers-1)/workers)
-	}
+	size := GroupSize(len(seeds), workers, opt.GroupSize)
 	var chunks [][]uint64
 	for i := 0; i < len(seeds); i += size {
 		chunks = append(chunks, seeds[i:min(i+size, len(seeds))])
 	}
 	type job struct {
-		mode  int // index into cfg.Modes, or -1 for baselines
+		mode  int // index into cfg.Modes, or -1 for baselines and held-out references
 		chunk int
 	}
 	var jobs []job
-	if cfg.Baselines {
+	if cfg.Baselines || cfg.EvalEvery > 0 {
 		for c := range chunks {
 			jobs = append(jobs, job{-1, c})
 		}
@@ -98,6 +109,9 @@ func Run(ctx context.Context, cfg Config, seeds []uint64, be kernels.Backend, op
 	}
 	if cfg.Baselines {
 		res.Baselines = make([]BaselineTrace, len(seeds))
+	}
+	if cfg.EvalEvery > 0 {
+		res.EvalRefs = make([]EvalReference, len(seeds))
 	}
 	total := int64(len(seeds)) * int64(cfg.T) * int64(len(cfg.Modes))
 	if cfg.Baselines {
@@ -122,12 +136,27 @@ func Run(ctx context.Context, cfg Config, seeds []uint64, be kernels.Backend, op
 		start := time.Now()
 		if jb.mode < 0 {
 			for i, seed := range chunk {
-				bt, err := baselines(ctx, &cfg, seed, progress)
-				if err != nil {
-					return err
+				if cfg.Baselines {
+					bt, err := baselines(ctx, &cfg, seed, progress)
+					if err != nil {
+						return fmt.Errorf("zo: baselines of seed %d: %w", seed, err)
+					}
+					res.Baselines[offset(jb.chunk)+i] = bt
 				}
-				res.Baselines[offset(jb.chunk)+i] = bt
+				if cfg.EvalEvery > 0 {
+					if err := ctx.Err(); err != nil {
+						return err
+					}
+					ref, err := evalReference(&cfg, seed)
+					if err != nil {
+						return fmt.Errorf("zo: held-out references of seed %d: %w", seed, err)
+					}
+					res.EvalRefs[offset(jb.chunk)+i] = ref
+				}
 			}
+			mu.Lock()
+			res.BaselineWall += time.Since(start)
+			mu.Unlock()
 			return nil
 		}
 		mode := cfg.Modes[jb.mode]
@@ -147,13 +176,6 @@ func Run(ctx context.Context, cfg Config, seeds []uint64, be kernels.Backend, op
 	})
 	if err != nil {
 		return nil, err
-	}
-	if cfg.EvalEvery > 0 {
-		refs, err := evalReferences(&cfg, seeds)
-		if err != nil {
-			return nil, err
-		}
-		res.EvalRefs = refs
 	}
 	return res, nil
 }

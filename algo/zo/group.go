@@ -56,7 +56,8 @@ type group struct {
 	coef               []float32 // [S][agents][slots]
 	sched              []scheduler
 
-	eval *evalSet
+	eval    *evalSet
+	scratch []float32 // Forward work space
 
 	fwd     kernels.Forward
 	rates   kernels.Rates
@@ -125,6 +126,8 @@ func newGroup(cfg *Config, mode string, be kernels.Backend, seeds []uint64) (*gr
 	if A == 1 {
 		g.fwd.ThetaAgentStride, g.fwd.UAgentStride = 0, 0
 	}
+	g.scratch = make([]float32, g.fwd.ScratchLen())
+	g.fwd.Scratch = g.scratch
 	g.rates = kernels.Rates{S: S, N: N, B: g.B, HSeedStride: B2 * N * N, PowerSeedStride: B2 * N, Sigma2: cfg.Sigma2}
 	g.perturb = kernels.Perturb{S: S, N: A, P: P, Keys: g.keys, Streams: g.streams, SeedStride: A * g.slots * P, AgentStride: g.slots * P}
 	g.update = kernels.Update{
@@ -136,6 +139,7 @@ func newGroup(cfg *Config, mode string, be kernels.Backend, seeds []uint64) (*gr
 		if err != nil {
 			return nil, err
 		}
+		ev.prepare(g)
 		g.eval = ev
 	}
 	return g, nil
@@ -186,8 +190,11 @@ func (g *group) run(ctx context.Context, progress func(seedIters int)) ([]SeedTr
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		g.step(t, traces)
-		if g.eval != nil && (t+1)%cfg.EvalEvery == 0 {
+		if err := g.step(t, traces); err != nil {
+			return nil, err
+		}
+		// Every E iterations, and always the final policies.
+		if g.eval != nil && ((t+1)%cfg.EvalEvery == 0 || t+1 == cfg.T) {
 			g.evaluate(t+1, traces)
 		}
 		if progress != nil {
@@ -198,7 +205,9 @@ func (g *group) run(ctx context.Context, progress func(seedIters int)) ([]SeedTr
 }
 
 // step is iteration t of the spec's algorithm for every seed of the group.
-func (g *group) step(t int, traces []SeedTrace) {
+// It fails if a seed's sum-rate is no longer finite (the policies diverged:
+// a step size or radius too large), naming the seed and the iteration.
+func (g *group) step(t int, traces []SeedTrace) error {
 	cfg := g.cfg
 	S, N, B, K, P, A, slots := g.S, g.N, g.B, g.K, g.P, g.agents, g.slots
 	B2 := 2 * B
@@ -213,7 +222,8 @@ func (g *group) step(t int, traces []SeedTrace) {
 	}
 
 	// 2. Perturbation directions u_k(t) into ring slot t mod slots; in async
-	// mode an agent explores with probability up_p, else u_k(t) = 0.
+	// mode an agent explores with probability up_p, else u_k(t) = 0. The
+	// one policy of central-zo draws agent 0's stream.
 	slot := t % slots
 	for a := 0; a < A; a++ {
 		g.streams[a] = stream(tagPerturb, uint64(a), uint64(t))
@@ -256,6 +266,10 @@ func (g *group) step(t int, traces []SeedTrace) {
 			sum += base[i]
 			g.slopes[i] = (pert[i] - base[i]) * invMu
 		}
+		if math.IsNaN(sum) || math.IsInf(sum, 0) {
+			return fmt.Errorf("zo: mode %s, seed %d, iteration %d: the sum-rate is %v; the policies diverged (alpha = %g, mu = %g too large?)",
+				g.mode, g.seeds[s], t+1, sum, cfg.Alpha, cfg.Mu)
+		}
 		traces[s].SumRate[t] = sum
 		g.sched[s].Step(t, g.slopes, g.coef64)
 		coef := g.coef[s*A*slots : (s+1)*A*slots]
@@ -268,4 +282,5 @@ func (g *group) step(t int, traces []SeedTrace) {
 		}
 	}
 	g.be.Update(&g.update)
+	return nil
 }

@@ -8,9 +8,9 @@ import (
 )
 
 // Over the paper's horizon every mode must learn: the late-window sum-rate
-// (iterations 1001-2000) is above that of the first 100 iterations (central-zo gets near full power
-// within them, so the bar is 2%),
-// and pooled over seeds it is close to full power on the same channels
+// (iterations 1001-2000) is above that of the first 100 iterations (by 2%:
+// central-zo gets near full power within them), and pooled over seeds it is
+// close to full power on the same channels
 // (spec section 6: the reference code reaches 0.96-1.0 of full power on its
 // seed-42 geometry).
 func TestModesLearnOnPaper000(t *testing.T) {

@@ -1,11 +1,11 @@
 package zo
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/batchrun/batchrun/batch"
 	"github.com/batchrun/batchrun/channel"
+	"github.com/batchrun/batchrun/kernels"
 )
 
 // The zeroth-order modes (spec section 4-5).
@@ -129,9 +129,8 @@ func NewConfig(v batch.Values) (Config, error) {
 	if c.LOffset == 0 {
 		c.LOffset = l
 	}
-	if c.N >= 1<<24 {
-		return Config{}, fmt.Errorf("parameter N = %d: want N < %d", c.N, 1<<24)
-	}
+	// Outputs list the sides actually used, not the "0 = from geometry" marker.
+	c.Values = v.With("L", c.L).With("l", c.LOffset)
 	return c, nil
 }
 
@@ -160,3 +159,31 @@ func (c *Config) Slots(mode string) int {
 // LateFrom returns the first 1-based iteration of the late window, the
 // second half of the run: T/2+1 .. T (1001..2000 for T = 2000).
 func (c *Config) LateFrom() int { return c.T/2 + 1 }
+
+// GroupBytes estimates the memory of one batched group of `seeds` seed-runs
+// of a mode: channel samples and observations of an iteration, policies,
+// the perturbation ring, message buffers, the held-out set and the traces.
+func (c *Config) GroupBytes(mode string, seeds int) int64 {
+	S, N, B2, K := int64(seeds), int64(c.N), int64(2*c.B), int64(c.K)
+	P := int64(kernels.MLP{In: c.K, Hidden: c.Hidden}.NumParams())
+	A, slots := int64(c.Agents(mode)), int64(c.Slots(mode))
+	b := S * B2 * (N*N + N*K + N) * 4 // channel samples, observations, powers
+	b += S * A * P * 4 * (1 + slots)  // policies and perturbation ring
+	b += S * N * 8 * 3                // rates and slopes
+	switch mode {
+	case ModeAsync:
+		b += S * N * N * 36 // three (timestamp, slope) buffers
+	case ModeFixedDelay:
+		b += S * N * (N*4 + int64(c.D+1)*8)
+	}
+	if c.EvalEvery > 0 {
+		b += S * int64(c.EvalSamples) * (N*N + N*K + N) * 4
+	}
+	return b + S*int64(c.T)*8 // the trace
+}
+
+// ResultBytes estimates the memory the results of a run of `seeds` seeds
+// keep until they are written: every mode's trace and the baselines.
+func (c *Config) ResultBytes(seeds int) int64 {
+	return int64(seeds) * int64(c.T) * 8 * int64(len(c.Modes)+3)
+}

@@ -83,7 +83,7 @@ func refProcess(t testing.TB, cfg *Config, key, tag uint64) channel.Process {
 		return p
 	}
 	L, l := float64(cfg.N), float64(cfg.N)/4
-	if cfg.Geometry != "paper" || cfg.Values.Float("L") != 0 || cfg.Values.Float("l") != 0 {
+	if cfg.Geometry != "paper" || cfg.L != L || cfg.LOffset != l || cfg.Values.Float("L") != L || cfg.Values.Float("l") != l {
 		t.Fatalf("reference supports the paper geometry only")
 	}
 	geo, err := channel.NewGeometry(cfg.N, L, l, key, stream(tagGeometry, 0, 0))

@@ -226,7 +226,7 @@ func TestBaselines(t *testing.T) {
 }
 
 // TestHeldOutEvaluation checks the evaluation schedule (iterations 0, E, 2E,
-// ... <= T), that every mode starts from the same evaluation (shared init),
+// ... <= T, and T itself), that every mode starts from the same evaluation (shared init),
 // the references on the held-out set, and the summary's fraction of WMMSE.
 func TestHeldOutEvaluation(t *testing.T) {
 	for _, tc := range []struct {
@@ -234,9 +234,9 @@ func TestHeldOutEvaluation(t *testing.T) {
 		iters []int
 	}{
 		{20, 5, []int{0, 5, 10, 15, 20}},
-		{12, 5, []int{0, 5, 10}},
+		{12, 5, []int{0, 5, 10, 12}}, // the final policies are always evaluated
 		{7, 1, []int{0, 1, 2, 3, 4, 5, 6, 7}},
-		{4, 9, []int{0}},
+		{4, 9, []int{0, 4}},
 		{6, 0, nil},
 	} {
 		cfg := testConfig(t, "T="+strconv.Itoa(tc.T), "E="+strconv.Itoa(tc.E), "eval_samples=12", "baselines=false")

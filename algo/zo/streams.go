@@ -9,7 +9,15 @@ package zo
 //
 // The streams of a seed do not depend on the mode, so all modes of one seed
 // see the same geometry, channel samples and perturbation directions: their
-// comparisons are paired.
+// comparisons are paired. The one shared policy of central-zo draws agent
+// 0's perturbation stream.
+//
+// The key depends on the seed number alone, not on the other parameters: a
+// deliberate choice, so that variants of one setup (modes, step sizes,
+// delays) are compared on the same channels. Runs that differ in N or B
+// then also share random numbers (for N, the first links' positions); that
+// is harmless for comparisons across seeds, but a sweep engine that derives
+// keys from full cell identities should keep this pairing across modes.
 const (
 	tagGeometry    = 1 // index 4i+c: link i's positions
 	tagFading      = 2 // training channel samples

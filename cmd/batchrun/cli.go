@@ -10,9 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/batchrun/batchrun/algo/zo"
@@ -71,7 +71,14 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "version":
 		fmt.Fprintf(stdout, "batchrun %s %s %s/%s\n", results.Version(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	case "help", "-h", "--help", "-help":
-		fmt.Fprint(stdout, mainUsage)
+		switch {
+		case len(args) > 1 && args[1] == "run":
+			err = cmdRun(ctx, []string{"--help"}, stdout, stderr)
+		case len(args) > 1 && args[1] == "presets":
+			err = cmdPresets([]string{"--help"}, stdout, stderr)
+		default:
+			fmt.Fprint(stdout, mainUsage)
+		}
 	default:
 		fmt.Fprintf(stderr, "batchrun: unknown command %q\n\n%s", args[0], mainUsage)
 		return exitUsage
@@ -99,27 +106,35 @@ type stringList []string
 func (s *stringList) String() string     { return strings.Join(*s, " ") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
-func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
+// newFlagSet returns a flag set that prints nothing itself: parseFlags
+// prints the help (to stdout, when asked for) and reports errors.
+func newFlagSet(name, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	help := usage
 	fs.Usage = func() {
-		fmt.Fprint(stderr, usage)
-		fmt.Fprintln(stderr, "\nFlags:")
+		out := fs.Output()
+		fmt.Fprint(out, help)
+		fmt.Fprintln(out, "\nFlags:")
 		fs.PrintDefaults()
 	}
 	return fs
 }
 
-// parseFlags parses args and turns flag errors into usage errors.
-func parseFlags(fs *flag.FlagSet, args []string) error {
+// parseFlags parses args: -h prints the help to stdout and returns
+// flag.ErrHelp; a bad flag is a usage error pointing at the help.
+func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer, allowArgs bool) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
 			return err
 		}
-		return usageError{err}
+		return usagef("%s: %v (see batchrun %s --help)", fs.Name(), err, fs.Name())
 	}
-	if fs.NArg() > 0 {
-		return usagef("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+	if !allowArgs && fs.NArg() > 0 {
+		return usagef("%s: unexpected argument %q (see batchrun %s --help)", fs.Name(), fs.Arg(0), fs.Name())
 	}
 	return nil
 }
@@ -147,19 +162,19 @@ Writes to DIR: trace.csv (one row per mode, seed and iteration), summary.csv
 Every file is written whole or not at all. Parameters: batchrun presets.
 `
 
-func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("run", runUsage, stderr)
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
+	fs := newFlagSet("run", runUsage)
 	preset := fs.String("preset", "", "preset to run (default: the embedded paper000 job)")
 	seeds := fs.Int("seeds", defaultSeeds, "number of seeds: runs seeds 0..S-1")
 	seedList := fs.String("seed-list", "", "explicit seeds instead of --seeds, e.g. 3 or 0-7,12")
 	var sets stringList
 	fs.Var(&sets, "set", "override a parameter, key=value (repeatable); lists are comma-separated")
 	out := fs.String("out", "", "output directory (default runs/PRESET-YYYYMMDD-HHMMSS)")
-	workers := fs.Int("workers", runtime.NumCPU(), "concurrent jobs (results do not depend on it)")
+	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "concurrent jobs (default: the CPUs this process may use; results do not depend on it)")
 	group := fs.Int("group", 0, "seeds per batched group (0: automatic; results do not depend on it)")
 	overwrite := fs.Bool("overwrite", false, "replace results already in --out")
-	quiet := fs.Bool("quiet", false, "no progress lines")
-	if err := parseFlags(fs, args); err != nil {
+	quiet := fs.Bool("quiet", false, "no log or progress lines, only the final report")
+	if err := parseFlags(fs, args, stdout, false); err != nil {
 		return err
 	}
 	explicit := map[string]bool{}
@@ -192,19 +207,26 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *group < 0 {
 		return usagef("--group = %d, want >= 0", *group)
 	}
-	dir := *out
-	if dir == "" {
-		dir = filepath.Join("runs", fmt.Sprintf("%s-%s", name, time.Now().Format("20060102-150405")))
+	size := zo.GroupSize(len(seedIDs), *workers, *group)
+	if err := checkMemory(&cfg, len(seedIDs), size, *workers); err != nil {
+		return err
 	}
-	if !*overwrite {
-		for _, f := range []string{"manifest.json", "trace.csv", "summary.csv", "eval.csv"} {
-			if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
-				return usagef("--out %s already holds results (%s); choose another directory or pass --overwrite", dir, f)
-			}
+	dir, created, err := prepareOut(*out, name, *overwrite)
+	if err != nil {
+		return err
+	}
+	// Leave no empty directory behind if the run does not complete.
+	defer func() {
+		if created && err != nil {
+			os.Remove(dir) // only succeeds while it is empty
 		}
-	}
+	}()
 
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	level := slog.LevelInfo
+	if *quiet {
+		level = slog.LevelWarn
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	be := cpu.New()
 	if *preset == "" {
 		log.Info("no --preset: running the embedded default job", "preset", name, "seeds", len(seedIDs))
@@ -224,9 +246,6 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("create output directory: %w", err)
-	}
 	files := map[string]int{}
 	write := func(file string, fill func(*results.CSV, string) error) error {
 		rows, err := results.WriteCSV(filepath.Join(dir, file), func(c *results.CSV) error { return fill(c, name) })
@@ -243,6 +262,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if err := write("eval.csv", res.WriteEval); err != nil {
 			return err
 		}
+	} else if err := os.Remove(filepath.Join(dir, "eval.csv")); err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("remove the previous run's eval.csv: %w", err) // --overwrite of a run with E > 0
 	}
 	m := &results.Manifest{
 		Tool: "batchrun", Version: results.Version(), Command: append([]string{"batchrun", "run"}, args...),
@@ -256,20 +277,99 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	for _, mr := range res.Modes {
 		m.Timings[mr.Mode+" (work, summed over jobs)"] = mr.Wall.Round(time.Millisecond).String()
 	}
+	if cfg.Baselines || cfg.EvalEvery > 0 {
+		m.Timings["baselines and held-out references (work, summed over jobs)"] = res.BaselineWall.Round(time.Millisecond).String()
+	}
 	if err := results.WriteManifest(filepath.Join(dir, "manifest.json"), m); err != nil {
 		return err
 	}
 	res.Report(stdout)
 	wall := end.Sub(start)
 	runs := len(seedIDs) * len(cfg.Modes)
-	fmt.Fprintf(stdout, "\n%d seed-runs (%d seeds x %d modes) of T = %d in %.1f s: %.3f s per seed-run on %d workers\n",
-		runs, len(seedIDs), len(cfg.Modes), cfg.T, wall.Seconds(), wall.Seconds()/float64(runs), *workers)
+	fmt.Fprintf(stdout, "\n%s (%s x %s) of T = %d in %.1f s: %.3f s per seed-run on %s\n",
+		plural(runs, "seed-run"), plural(len(seedIDs), "seed"), plural(len(cfg.Modes), "mode"), cfg.T,
+		wall.Seconds(), wall.Seconds()/float64(runs), plural(*workers, "worker"))
 	fmt.Fprintf(stdout, "results in %s: trace.csv (%d rows), summary.csv (%d rows)", dir, files["trace.csv"], files["summary.csv"])
 	if cfg.EvalEvery > 0 {
 		fmt.Fprintf(stdout, ", eval.csv (%d rows)", files["eval.csv"])
 	}
 	fmt.Fprintln(stdout, ", manifest.json")
 	return nil
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// checkMemory refuses a run whose estimated memory exceeds what the machine
+// has available, naming what to lower, instead of letting it die mid-run.
+func checkMemory(cfg *zo.Config, seeds, group, workers int) error {
+	avail := batch.AvailableMemory()
+	if avail == 0 {
+		return nil // cannot tell
+	}
+	var per int64
+	for _, mode := range cfg.Modes {
+		per = max(per, cfg.GroupBytes(mode, group))
+	}
+	need := int64(min(workers, (seeds+group-1)/group*len(cfg.Modes)))*per + cfg.ResultBytes(seeds)
+	if float64(need) > 0.9*float64(avail) {
+		const gib = 1 << 30
+		return usagef("this run needs about %.1f GiB (N = %d, %d seeds per group, %d workers, T = %d) but %.1f GiB are available: lower N, --group or --workers, or run fewer seeds at a time",
+			float64(need)/gib, cfg.N, group, workers, cfg.T, float64(avail)/gib)
+	}
+	return nil
+}
+
+// prepareOut creates the output directory before any work, so that an
+// unusable --out fails at once. The default is runs/PRESET-TIMESTAMP, made
+// exclusively (a suffix is added if another run took the name). Without
+// overwrite, a directory that already holds results is refused.
+func prepareOut(dir, preset string, overwrite bool) (path string, created bool, err error) {
+	if dir == "" {
+		if err := os.MkdirAll("runs", 0o755); err != nil {
+			return "", false, fmt.Errorf("create runs directory: %w", err)
+		}
+		base := filepath.Join("runs", fmt.Sprintf("%s-%s", preset, time.Now().Format("20060102-150405")))
+		for i := 0; ; i++ {
+			path = base
+			if i > 0 {
+				path = fmt.Sprintf("%s-%d", base, i)
+			}
+			err := os.Mkdir(path, 0o755)
+			if err == nil {
+				return path, true, nil
+			}
+			if !os.IsExist(err) || i > 1000 {
+				return "", false, fmt.Errorf("create output directory: %w", err)
+			}
+		}
+	}
+	if !overwrite {
+		for _, f := range []string{"manifest.json", "trace.csv", "summary.csv", "eval.csv"} {
+			if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+				return "", false, usagef("--out %s already holds results (%s); choose another directory or pass --overwrite", dir, f)
+			}
+		}
+	}
+	_, statErr := os.Stat(dir)
+	created = os.IsNotExist(statErr)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", false, fmt.Errorf("--out %s: %w", dir, err)
+	}
+	probe, err := os.CreateTemp(dir, ".write-test-*")
+	if err != nil {
+		if created {
+			os.Remove(dir)
+		}
+		return "", false, fmt.Errorf("--out %s is not writable: %w", dir, err)
+	}
+	probe.Close()
+	os.Remove(probe.Name())
+	return dir, created, nil
 }
 
 // parseSeeds returns seeds 0..n-1, or the explicit list ("3", "0-7,12").
@@ -279,6 +379,7 @@ func parseSeeds(n int, list string, nGiven bool) ([]uint64, error) {
 			return nil, usagef("give either --seeds or --seed-list, not both")
 		}
 		var out []uint64
+		seen := map[uint64]bool{}
 		for _, f := range strings.Split(list, ",") {
 			f = strings.TrimSpace(f)
 			lo, hi, isRange := strings.Cut(f, "-")
@@ -291,10 +392,14 @@ func parseSeeds(n int, list string, nGiven bool) ([]uint64, error) {
 			if err1 != nil || err2 != nil || b < a || b-a >= 1<<20 {
 				return nil, usagef("--seed-list %q: %q is not a seed or a range a-b of seeds (a <= b)", list, f)
 			}
+			if uint64(len(out))+b-a >= 1<<20 {
+				return nil, usagef("--seed-list %q: more than %d seeds; split the run", list, 1<<20)
+			}
 			for s := a; ; s++ {
-				if slices.Contains(out, s) {
+				if seen[s] {
 					return nil, usagef("--seed-list %q: seed %d given twice", list, s)
 				}
+				seen[s] = true
 				out = append(out, s)
 				if s == b {
 					break
@@ -338,12 +443,9 @@ func progressLogger(log *slog.Logger, start time.Time) func(done, total int64) {
 }
 
 func cmdPresets(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("presets", "Usage: batchrun presets [NAME]\n\nLists the presets with their parameters, defaults and allowed values.\n", stderr)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err}
+	fs := newFlagSet("presets", "Usage: batchrun presets [NAME]\n\nLists the presets with their parameters, defaults and allowed values.\n")
+	if err := parseFlags(fs, args, stdout, true); err != nil {
+		return err
 	}
 	presets := zo.Presets()
 	if fs.NArg() > 1 {
@@ -366,16 +468,17 @@ func cmdPresets(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "  %-13s %-22s %s\n", "parameter", "value", "allowed; meaning")
+		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "  parameter\tvalue\tallowed\tmeaning")
 		for _, prm := range schema {
-			val := v.Text(prm.Name)
 			mark := " "
 			if _, ok := p.Set[prm.Name]; ok {
 				mark = "*"
 			}
-			fmt.Fprintf(stdout, " %s%-13s %-22s %s; %s\n", mark, prm.Name, val, prm.Allowed(), prm.Doc)
+			fmt.Fprintf(tw, " %s%s\t%s\t%s\t%s\n", mark, prm.Name, v.Text(prm.Name), prm.Allowed(), prm.Doc)
 		}
-		fmt.Fprintln(stdout, "  (* set by the preset; others are the experiment's defaults)")
+		tw.Flush()
+		fmt.Fprintln(stdout, "  (* set by the preset; others are the experiment's defaults; L, l = 0 means from geometry)")
 	}
 	return nil
 }

@@ -182,3 +182,62 @@ func TestParseSeeds(t *testing.T) {
 		}
 	}
 }
+
+func TestHelpGoesToStdout(t *testing.T) {
+	for _, args := range [][]string{{"run", "--help"}, {"help", "run"}, {"presets", "-h"}, {"help", "presets"}} {
+		code, stdout, stderr := runCLI(t, context.Background(), args...)
+		if code != exitOK || !strings.Contains(stdout, "Usage: batchrun") || stderr != "" {
+			t.Errorf("batchrun %v: exit %d, stdout %q, stderr %q", args, code, stdout, stderr)
+		}
+	}
+}
+
+// An unusable --out fails before any computing, and a refused run leaves
+// nothing behind.
+func TestUnwritableOutFailsFirst(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "afile")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// T is huge: the test would time out if the run started computing.
+	code, _, stderr := runCLI(t, context.Background(), "run", "--set", "T=1000000", "--out", filepath.Join(file, "sub"), "--quiet")
+	if code != exitFailure || !strings.Contains(stderr, "afile") {
+		t.Fatalf("exit %d, stderr %q; want %d naming the path", code, stderr, exitFailure)
+	}
+}
+
+func TestOverwriteRemovesStaleFiles(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	base := []string{"run", "--seeds", "1", "--set", "T=10", "--set", "mode=sync", "--out", dir, "--quiet"}
+	if code, _, stderr := runCLI(t, context.Background(), append(base, "--set", "E=5", "--set", "eval_samples=4")...); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "eval.csv")); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := runCLI(t, context.Background(), append(base, "--overwrite")...); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "eval.csv")); !os.IsNotExist(err) {
+		t.Errorf("eval.csv of the previous run survived --overwrite with E = 0 (stat: %v)", err)
+	}
+}
+
+func TestTooLargeForMemoryIsRefused(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	code, _, stderr := runCLI(t, context.Background(), "run", "--set", "N=200000", "--seeds", "64", "--out", dir, "--quiet")
+	if code != exitUsage || !strings.Contains(stderr, "GiB") || !strings.Contains(stderr, "N = 200000") {
+		t.Fatalf("exit %d, stderr %q; want %d with a memory estimate", code, stderr, exitUsage)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("refused run created %s", dir)
+	}
+}
+
+func TestQuietPrintsOnlyTheReport(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	code, stdout, stderr := runCLI(t, context.Background(), "run", "--seeds", "1", "--set", "T=5", "--set", "mode=async", "--out", dir, "--quiet")
+	if code != exitOK || stderr != "" || !strings.Contains(stdout, "1 seed-run (1 seed x 1 mode)") {
+		t.Errorf("exit %d, stderr %q, stdout %q", code, stderr, stdout)
+	}
+}

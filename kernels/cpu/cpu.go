@@ -38,8 +38,12 @@ func (be *Backend) Forward(f *kernels.Forward) {
 	P := net.NumParams()
 	width := net.MaxWidth()
 	// Work space: perturbed parameters, then two activation buffers [B][width].
-	bufp := be.buffer(P + 2*f.B*width)
-	buf := *bufp
+	buf := f.Scratch
+	if len(buf) < f.ScratchLen() {
+		bufp := be.buffer(f.ScratchLen())
+		defer be.scratch.Put(bufp)
+		buf = *bufp
+	}
 	w := buf[:P]
 	actA := buf[P : P+f.B*width]
 	actB := buf[P+f.B*width : P+2*f.B*width]
@@ -51,7 +55,7 @@ func (be *Backend) Forward(f *kernels.Forward) {
 				u := f.U[s*f.USeedStride+k*f.UAgentStride:][:P]
 				mu := f.Mu
 				for i := range w {
-					w[i] = theta[i] + mu*u[i]
+					w[i] = theta[i] + float32(mu*u[i])
 				}
 				params = w
 			}
@@ -80,7 +84,6 @@ func (be *Backend) Forward(f *kernels.Forward) {
 			}
 		}
 	}
-	be.scratch.Put(bufp)
 }
 
 // dense computes out[b][o] = act(bias[o] + sum_i w[o][i] x[b][i]) for b < nb,
@@ -97,10 +100,10 @@ func dense(out, x, w, bias []float32, nb, in, nout int, relu bool) {
 			row := w[o*in : o*in+in]
 			a0, a1, a2, a3 := bias[o], bias[o], bias[o], bias[o]
 			for i, wi := range row {
-				a0 += wi * x0[i]
-				a1 += wi * x1[i]
-				a2 += wi * x2[i]
-				a3 += wi * x3[i]
+				a0 += float32(wi * x0[i])
+				a1 += float32(wi * x1[i])
+				a2 += float32(wi * x2[i])
+				a3 += float32(wi * x3[i])
 			}
 			if relu {
 				a0, a1, a2, a3 = max(a0, 0), max(a1, 0), max(a2, 0), max(a3, 0)
@@ -127,7 +130,7 @@ func dot(a, b []float32) float32 {
 	b = b[:len(a)]
 	var s float32
 	for i, v := range a {
-		s += v * b[i]
+		s += float32(v * b[i])
 	}
 	return s
 }
@@ -153,8 +156,7 @@ func (*Backend) Rates(r *kernels.Rates) {
 				interference := r.Sigma2
 				for j, a := range row {
 					if j != i {
-						g := float64(a) * float64(a)
-						interference += g * float64(p[j])
+						interference += float64(float64(a) * float64(a) * float64(p[j]))
 					}
 				}
 				d := float64(row[i])
@@ -202,6 +204,6 @@ func (*Backend) Update(u *kernels.Update) {
 func axpy(y, x []float32, a float32) {
 	x = x[:len(y)]
 	for i := range y {
-		y[i] += a * x[i]
+		y[i] += float32(a * x[i])
 	}
 }

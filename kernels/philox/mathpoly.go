@@ -2,10 +2,6 @@ package philox
 
 import "math"
 
-// sqrt is math.Sqrt, which Go compiles to the hardware instruction on every
-// supported platform and which IEEE 754 defines exactly (correctly rounded).
-func sqrt(x float64) float64 { return math.Sqrt(x) }
-
 const ln2 = 0.693147180559945309417232121458176568
 
 // Ln01 returns the natural logarithm of u for u in (0, 1], as used by the
@@ -47,7 +43,7 @@ func SinCos2Pi(u float64) (sin, cos float64) {
 	sp = float64(sp*x2) + 1.0/120
 	sp = float64(sp*x2) - 1.0/6
 	sp = float64(sp*x2) + 1
-	s := x * sp
+	s := float64(x * sp)
 	cp := -1.0 / 3628800
 	cp = float64(cp*x2) + 1.0/40320
 	cp = float64(cp*x2) - 1.0/720

@@ -26,7 +26,10 @@
 // Normal32's tails end at sqrt(-2 ln 2^-24) ~ 5.77 standard deviations.
 package philox
 
-import "math/bits"
+import (
+	"math"
+	"math/bits"
+)
 
 // Philox4x32 round constants (Random123).
 const (
@@ -170,7 +173,7 @@ func unit53(lo, hi uint32) float64 {
 func boxMuller(a, b uint32) (float32, float32) {
 	u1 := float64((a>>8)+1) * (1.0 / (1 << 24)) // (0, 1]
 	u2 := float64(b>>8) * (1.0 / (1 << 24))     // [0, 1)
-	r := sqrt(-2 * Ln01(u1))
+	r := math.Sqrt(-2 * Ln01(u1))               // correctly rounded (IEEE 754) everywhere
 	s, c := SinCos2Pi(u2)
 	return float32(r * c), float32(r * s)
 }
