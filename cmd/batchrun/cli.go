@@ -110,12 +110,10 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 // prints the help (to stdout, when asked for) and reports errors.
 func newFlagSet(name, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	help := usage
+	fs.SetOutput(io.Discard) // flag.Parse's own messages; see parseFlags
 	fs.Usage = func() {
 		out := fs.Output()
-		fmt.Fprint(out, help)
+		fmt.Fprint(out, usage)
 		fmt.Fprintln(out, "\nFlags:")
 		fs.PrintDefaults()
 	}
