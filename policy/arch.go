@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/batchrun/batchrun/kernels"
 )
 
 // Arch is an MLP In -> Hidden[0] -> ... -> Hidden[len(Hidden)-1] -> 1 with
@@ -35,14 +37,7 @@ func (a Arch) Validate() error {
 
 // NumParams returns the number of parameters of one MLP, the sum over its
 // affine layers of Out*In + Out. For In = 5 and Hidden = {30, 30} it is 1141.
-func (a Arch) NumParams() int {
-	n, in := 0, a.In
-	for _, h := range a.Hidden {
-		n += h*in + h
-		in = h
-	}
-	return n + in + 1
-}
+func (a Arch) NumParams() int { return kernels.MLP{In: a.In, Hidden: a.Hidden}.NumParams() }
 
 // Layer describes one affine layer y = W x + b inside the flat parameter
 // vector: W is the offset of the weight matrix [Out][In] (row-major, so the

@@ -80,18 +80,7 @@ func randomParams(rng *rand.Rand, net kernels.MLP, theta []float32) {
 func newForward(rng *rand.Rand, net kernels.MLP, S, N, B int, l layout) *kernels.Forward {
 	P := net.NumParams()
 	f := &kernels.Forward{Net: net, S: S, N: N, B: B, Pmax: float32(0.5 + 10*rng.Float64())}
-	if l.shared {
-		f.ThetaSeedStride, f.ThetaAgentStride = P+l.pad, 0
-	} else {
-		f.ThetaSeedStride, f.ThetaAgentStride = N*P+l.pad, P
-	}
-	f.Theta = make([]float32, S*f.ThetaSeedStride+l.pad)
-	fillSentinel(f.Theta)
-	for s := 0; s < S; s++ {
-		for k := 0; k < N; k++ {
-			randomParams(rng, net, f.Theta[s*f.ThetaSeedStride+k*f.ThetaAgentStride:][:P])
-		}
-	}
+	f.Theta, f.ThetaSeedStride, f.ThetaAgentStride = newParams(S, N, P, l, func(v []float32) { randomParams(rng, net, v) })
 	if l.perturb {
 		// Ring [S][N][slots][P]: the other slots hold other (finite) directions.
 		f.UAgentStride = l.slots * P
@@ -438,22 +427,29 @@ func TestPerturbPointwise(t *testing.T) {
 	}
 }
 
+// newParams lays out the parameter vectors of S seeds x N agents (one shared
+// vector per seed if l.shared) with l.pad sentinel values after every seed,
+// fills each vector with fill, and returns the slice and its strides.
+func newParams(S, N, P int, l layout, fill func([]float32)) (theta []float32, seedStride, agentStride int) {
+	seedStride, agentStride = N*P+l.pad, P
+	if l.shared {
+		seedStride, agentStride = P+l.pad, 0
+	}
+	theta = make([]float32, S*seedStride+l.pad)
+	fillSentinel(theta)
+	for s := 0; s < S; s++ {
+		for k := 0; k < N; k++ {
+			fill(theta[s*seedStride+k*agentStride:][:P])
+		}
+	}
+	return theta, seedStride, agentStride
+}
+
 // newUpdate builds an Update problem with random parameters, ring and
 // coefficients (about half of them zero); padding holds the sentinel.
 func newUpdate(rng *rand.Rand, S, N, P, slots int, l layout) *kernels.Update {
 	u := &kernels.Update{S: S, N: N, P: P, Slots: slots}
-	if l.shared {
-		u.ThetaSeedStride, u.ThetaAgentStride = P+l.pad, 0
-	} else {
-		u.ThetaSeedStride, u.ThetaAgentStride = N*P+l.pad, P
-	}
-	u.Theta = make([]float32, S*u.ThetaSeedStride+l.pad)
-	fillSentinel(u.Theta)
-	for s := 0; s < S; s++ {
-		for k := 0; k < N; k++ {
-			normals(rng, u.Theta[s*u.ThetaSeedStride+k*u.ThetaAgentStride:][:P], 0.3)
-		}
-	}
+	u.Theta, u.ThetaSeedStride, u.ThetaAgentStride = newParams(S, N, P, l, func(v []float32) { normals(rng, v, 0.3) })
 	u.RingAgentStride = slots*P + l.pad
 	u.RingSeedStride = N*u.RingAgentStride + l.pad
 	u.Ring = make([]float32, S*u.RingSeedStride)

@@ -156,13 +156,6 @@ func FillNormal32(dst []float32, key, stream, first uint64) {
 	}
 }
 
-// FillFloat32 writes uniform variates first.. of stream to dst (see Float32).
-func FillFloat32(dst []float32, key, stream, first uint64) {
-	for i := range dst {
-		dst[i] = Float32(key, stream, first+uint64(i))
-	}
-}
-
 func unit24(w uint32) float32 { return float32(w>>8) * (1.0 / (1 << 24)) }
 
 func unit53(lo, hi uint32) float64 {
