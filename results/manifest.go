@@ -3,6 +3,7 @@ package results
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -12,30 +13,52 @@ import (
 	"github.com/klauspost/cpuid/v2"
 )
 
-// Manifest describes a run: what was asked, on what, when, and which files
-// it produced. It is written next to the CSV files as manifest.json.
+// Manifest describes a run directory, or one process that wrote into it:
+// the effective spec and its grid, what ran, where, on which backend and
+// CPU features, and when. Each process writes its own under runs/; merge
+// writes manifest.json with every process listed.
 type Manifest struct {
-	Tool       string            `json:"tool"`
-	Version    string            `json:"version"`
-	Command    []string          `json:"command"`
-	Experiment string            `json:"experiment"`
-	Preset     string            `json:"preset"`
-	Params     []Param           `json:"params"`
-	Seeds      []uint64          `json:"seeds"`
-	Backend    string            `json:"backend"`
-	Workers    int               `json:"workers"`
-	Host       Host              `json:"host"`
-	Start      time.Time         `json:"start"`
-	End        time.Time         `json:"end"`
-	WallSec    float64           `json:"wall_seconds"`
-	Timings    map[string]string `json:"timings,omitempty"`
-	Files      map[string]int    `json:"files"` // file name -> data rows
+	Tool       string         `json:"tool"`
+	Version    string         `json:"version"`
+	Command    []string       `json:"command"`
+	Experiment string         `json:"experiment"`
+	Spec       string         `json:"spec"` // the effective spec, YAML
+	Grid       []GridAxis     `json:"grid"`
+	Replicates []int          `json:"replicates"`
+	Cells      int            `json:"cells"`   // cells in the plan
+	Columns    []string       `json:"columns"` // identity and parameter columns of every table
+	Tables     []TableDef     `json:"tables"`
+	Status     string         `json:"status"` // running, complete, interrupted, failed, merged
+	Shard      string         `json:"shard,omitempty"`
+	Workers    int            `json:"workers,omitempty"`
+	Backend    string         `json:"backend,omitempty"`
+	Host       *Host          `json:"host,omitempty"`
+	Start      time.Time      `json:"start"`
+	End        time.Time      `json:"end,omitzero"`
+	WallSec    float64        `json:"wall_seconds,omitempty"`
+	CellsRun   int            `json:"cells_run"`
+	Processes  []Manifest     `json:"processes,omitempty"`
+	Files      map[string]int `json:"files,omitempty"` // merged file -> data rows
 }
 
-// Param is one resolved parameter of a run.
-type Param struct {
-	Name  string `json:"name"`
-	Value string `json:"value"`
+// GridAxis is one axis of a resolved grid: the parameters it sets and their
+// values, value by value.
+type GridAxis struct {
+	Params []string   `json:"params"`
+	Values [][]string `json:"values"`
+}
+
+// ReadManifest reads a manifest.
+func ReadManifest(path string) (*Manifest, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var m Manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return &m, nil
 }
 
 // Host describes the machine a run used.

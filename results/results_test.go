@@ -114,8 +114,9 @@ func TestQuote(t *testing.T) {
 
 func TestManifestRoundTrip(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "manifest.json")
-	m := &Manifest{Tool: "batchrun", Experiment: "zo", Seeds: []uint64{1, 2}, Host: ThisHost(),
-		Params: []Param{{Name: "N", Value: "24"}}, Files: map[string]int{"trace.csv": 10}}
+	host := ThisHost()
+	m := &Manifest{Tool: "batchrun", Experiment: "zo", Replicates: []int{1, 2}, Host: &host,
+		Columns: []string{"key", "N"}, Files: map[string]int{"trace.csv": 10}}
 	if err := WriteManifest(path, m); err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +126,7 @@ func TestManifestRoundTrip(t *testing.T) {
 	if err := json.NewDecoder(bufio.NewReader(f)).Decode(&got); err != nil {
 		t.Fatal(err)
 	}
-	if got.Experiment != "zo" || len(got.Seeds) != 2 || got.Files["trace.csv"] != 10 || got.Params[0].Value != "24" {
+	if got.Experiment != "zo" || len(got.Replicates) != 2 || got.Files["trace.csv"] != 10 || got.Columns[1] != "N" {
 		t.Errorf("manifest read back as %+v", got)
 	}
 	if got.Host.Cores < 1 || got.Host.OS == "" {

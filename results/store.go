@@ -1,0 +1,406 @@
+package results
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// A run directory holds the results of one sweep, written by any number of
+// processes (shards, resumed runs) that never append to a shared file:
+//
+//	DIR/spec.yaml                     the effective sweep spec
+//	DIR/manifest.json                 what ran where (rewritten by merge)
+//	DIR/runs/LABEL-NONCE.json         one manifest per process
+//	DIR/parts/LABEL-NONCE-SEQ.T.csv   committed rows of table T
+//	DIR/trace.csv, summary.csv, ...   merged tables (written by merge)
+//
+// A part is a batch of completed cells. Its tables are written one by one,
+// each to a temporary name and renamed, and the commit table (the first in
+// the definition list, "summary") last: a part counts only once its commit
+// table exists, so a crash at any moment leaves either a complete part or
+// files that every reader ignores. Cells are identified by their key, the
+// first column of every table.
+
+// TableDef describes one output table of an experiment family: its rows are
+// the cell's identity and parameter columns, then the step column (if any),
+// then the metrics.
+type TableDef struct {
+	Name    string   `json:"name"`
+	Step    string   `json:"step,omitempty"` // step column, e.g. "iter"; "" = one row per cell
+	Metrics []string `json:"metrics"`
+}
+
+// Row is one row of a table: the step (ignored for tables without a step
+// column) and one value per metric; NaN is written as an empty field.
+type Row struct {
+	Step    int64
+	Metrics []float64
+}
+
+// CellOutput is everything one completed cell contributes.
+type CellOutput struct {
+	Index  int    // position in the plan: the canonical row order
+	Key    string // the cell key, first column of every row
+	Prefix string // CSV text of the identity and parameter columns, key first
+	Tables [][]Row
+}
+
+// Store writes parts into a run directory and reads them back.
+type Store struct {
+	Dir    string
+	Tables []TableDef
+	Header []string // identity and parameter columns, "key" first
+	label  string   // part-name prefix of this process
+	seq    int
+}
+
+// OpenStore prepares dir for writing the parts of one process: it creates
+// the directory tree and checks that it is writable. label names the process
+// (e.g. the shard, "s2of5"); a random suffix keeps the names of concurrent
+// and successive processes apart.
+func OpenStore(dir, label string, header []string, tables []TableDef) (*Store, error) {
+	if len(tables) == 0 || len(header) == 0 || header[0] != "key" {
+		return nil, fmt.Errorf("results: store needs tables and a header starting with key")
+	}
+	for _, sub := range []string{"parts", "runs"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			return nil, fmt.Errorf("output directory %s: %w", dir, err)
+		}
+	}
+	probe, err := os.CreateTemp(filepath.Join(dir, "parts"), ".probe-*")
+	if err != nil {
+		return nil, fmt.Errorf("output directory %s is not writable: %w", dir, err)
+	}
+	probe.Close()
+	os.Remove(probe.Name())
+	var nonce [4]byte
+	rand.Read(nonce[:])
+	return &Store{Dir: dir, Tables: tables, Header: header, label: label + "-" + hex.EncodeToString(nonce[:])}, nil
+}
+
+// Label returns the unique name of this process's parts.
+func (s *Store) Label() string { return s.label }
+
+// columns returns the full header of table t.
+func (s *Store) columns(t TableDef) []string {
+	cols := slices.Clone(s.Header)
+	if t.Step != "" {
+		cols = append(cols, t.Step)
+	}
+	return append(cols, t.Metrics...)
+}
+
+// Commit writes cells as one part. When Commit returns nil the cells are
+// durable; on error nothing of them counts.
+func (s *Store) Commit(cells []CellOutput) error {
+	if len(cells) == 0 {
+		return nil
+	}
+	cells = slices.Clone(cells)
+	sort.Slice(cells, func(i, j int) bool { return cells[i].Index < cells[j].Index })
+	base := filepath.Join(s.Dir, "parts", fmt.Sprintf("%s-%06d", s.label, s.seq))
+	s.seq++
+	// Commit table last.
+	for ti := len(s.Tables) - 1; ti >= 0; ti-- {
+		t := s.Tables[ti]
+		_, err := WriteCSV(base+"."+t.Name+".csv", func(c *CSV) error {
+			c.Header(s.columns(t)...)
+			nf := len(s.Header)
+			for _, cell := range cells {
+				if ti >= len(cell.Tables) {
+					continue
+				}
+				for _, r := range cell.Tables[ti] {
+					if len(r.Metrics) != len(t.Metrics) {
+						return fmt.Errorf("cell %s: table %s row has %d metrics, want %d", cell.Key, t.Name, len(r.Metrics), len(t.Metrics))
+					}
+					c.Raw(cell.Prefix, nf)
+					if t.Step != "" {
+						c.Int(r.Step)
+					}
+					for _, v := range r.Metrics {
+						if math.IsNaN(v) {
+							c.Empty()
+						} else {
+							c.Float(v)
+						}
+					}
+					c.End()
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// part is one committed part: its base path and the cells of its commit table.
+type part struct {
+	base string
+	keys []string
+}
+
+// committedParts lists the committed parts of dir in name order, reading
+// the keys of their commit table.
+func committedParts(dir string, commit string) ([]part, error) {
+	pattern := filepath.Join(dir, "parts", "*."+commit+".csv")
+	names, err := filepath.Glob(pattern)
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	var parts []part
+	for _, name := range names {
+		if strings.HasPrefix(filepath.Base(name), ".") {
+			continue
+		}
+		keys, err := readKeys(name)
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, part{base: strings.TrimSuffix(name, "."+commit+".csv"), keys: keys})
+	}
+	return parts, nil
+}
+
+// readKeys returns the first field of every data row of a part file.
+func readKeys(path string) ([]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read part: %w", err)
+	}
+	var keys []string
+	for i, line := range lines(data) {
+		if i == 0 {
+			continue
+		}
+		k, _, _ := strings.Cut(string(line), ",")
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+// lines splits CSV text into records. Fields never hold line breaks in our
+// tables (parameter values are single-line), so records are lines.
+func lines(data []byte) [][]byte {
+	out := bytes.Split(data, []byte("\n"))
+	if n := len(out); n > 0 && len(out[n-1]) == 0 {
+		out = out[:n-1]
+	}
+	return out
+}
+
+// Done returns how many committed rows each cell key has in the commit
+// table of dir (a cell is done when it has at least one).
+func Done(dir string, tables []TableDef) (map[string]int, error) {
+	parts, err := committedParts(dir, tables[0].Name)
+	if err != nil {
+		return nil, err
+	}
+	done := make(map[string]int)
+	for _, p := range parts {
+		for _, k := range p.keys {
+			done[k]++
+		}
+	}
+	return done, nil
+}
+
+// CleanOrphans removes what crashed earlier processes of the same shard
+// label left behind: temporary files, and tables of parts whose commit
+// table never appeared. Files of other labels (shards that may be running
+// now) are left alone; readers ignore them anyway.
+func (s *Store) CleanOrphans(shardLabel string) error {
+	dir := filepath.Join(s.Dir, "parts")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	commit := "." + s.Tables[0].Name + ".csv"
+	have := make(map[string]bool)
+	for _, e := range entries {
+		if b, ok := strings.CutSuffix(e.Name(), commit); ok {
+			have[b] = true
+		}
+	}
+	for _, e := range entries {
+		name := e.Name()
+		tmp := strings.HasPrefix(name, "."+shardLabel+"-")
+		if !tmp && !strings.HasPrefix(name, shardLabel+"-") {
+			continue
+		}
+		if strings.HasPrefix(name, s.label) || strings.HasPrefix(name, "."+s.label) {
+			continue
+		}
+		base, _, _ := strings.Cut(name, ".")
+		if tmp || !have[base] {
+			if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// MergeProblem describes why a merge cannot produce complete tables.
+type MergeProblem struct {
+	Missing    []int            // plan indices of cells without results
+	Duplicated map[int][]string // plan index -> parts holding it
+}
+
+func (m *MergeProblem) Error() string {
+	var b strings.Builder
+	if len(m.Missing) > 0 {
+		fmt.Fprintf(&b, "%d cells missing", len(m.Missing))
+	}
+	if len(m.Duplicated) > 0 {
+		if b.Len() > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%d cells present more than once", len(m.Duplicated))
+	}
+	return b.String()
+}
+
+// MergeStats reports what a merge found.
+type MergeStats struct {
+	Cells int            // planned cells written
+	Extra int            // committed cells not in the plan (ignored)
+	Rows  map[string]int // table file -> data rows
+}
+
+// Merge writes one file per table into dir (trace.csv, summary.csv, ...)
+// from the committed parts, rows in plan order (keys[i] is the key of plan
+// cell i) and, within a cell, in the order they were written. Every planned
+// cell must be committed exactly once; otherwise Merge writes nothing and
+// returns a *MergeProblem. Committed cells that the plan does not hold (from
+// an earlier, different grid) are left out.
+func Merge(dir string, keys []string, tables []TableDef) (MergeStats, error) {
+	stats := MergeStats{Rows: make(map[string]int)}
+	parts, err := committedParts(dir, tables[0].Name)
+	if err != nil {
+		return stats, err
+	}
+	index := make(map[string]int, len(keys))
+	for i, k := range keys {
+		index[k] = i
+	}
+	owner := make([]int, len(keys)) // part index + 1
+	prob := &MergeProblem{Duplicated: make(map[int][]string)}
+	for pi, p := range parts {
+		for _, k := range p.keys {
+			i, ok := index[k]
+			if !ok {
+				stats.Extra++
+				continue
+			}
+			if owner[i] != 0 {
+				if len(prob.Duplicated[i]) == 0 {
+					prob.Duplicated[i] = []string{filepath.Base(parts[owner[i]-1].base)}
+				}
+				prob.Duplicated[i] = append(prob.Duplicated[i], filepath.Base(p.base))
+				continue
+			}
+			owner[i] = pi + 1
+		}
+	}
+	for i, o := range owner {
+		if o == 0 {
+			prob.Missing = append(prob.Missing, i)
+		}
+	}
+	if len(prob.Missing) > 0 || len(prob.Duplicated) > 0 {
+		return stats, prob
+	}
+	stats.Cells = len(keys)
+	for _, t := range tables {
+		rows, err := mergeTable(dir, t.Name, parts, index)
+		if err != nil {
+			return stats, err
+		}
+		stats.Rows[t.Name+".csv"] = rows
+	}
+	return stats, nil
+}
+
+// mergeTable gathers the rows of one table from every part and writes them
+// in plan order.
+func mergeTable(dir, table string, parts []part, index map[string]int) (int, error) {
+	var header []byte
+	byCell := make(map[int][][]byte)
+	for _, p := range parts {
+		path := p.base + "." + table + ".csv"
+		data, err := os.ReadFile(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return 0, fmt.Errorf("part %s has no %s table", filepath.Base(p.base), table)
+		}
+		if err != nil {
+			return 0, err
+		}
+		ls := lines(data)
+		if len(ls) == 0 {
+			return 0, fmt.Errorf("%s: empty file", path)
+		}
+		if header == nil {
+			header = ls[0]
+		} else if !bytes.Equal(header, ls[0]) {
+			return 0, fmt.Errorf("%s: columns differ from other parts (written by another version or for other parameters)", path)
+		}
+		for _, l := range ls[1:] {
+			k, _, _ := bytes.Cut(l, []byte(","))
+			i, ok := index[string(k)]
+			if !ok {
+				continue
+			}
+			byCell[i] = append(byCell[i], l)
+		}
+	}
+	cells := make([]int, 0, len(byCell))
+	for i := range byCell {
+		cells = append(cells, i)
+	}
+	sort.Ints(cells)
+	rows := 0
+	err := WriteAtomic(filepath.Join(dir, table+".csv"), func(w *bufio.Writer) error {
+		if header != nil {
+			w.Write(header)
+			w.WriteByte('\n')
+		}
+		for _, i := range cells {
+			for _, l := range byCell[i] {
+				w.Write(l)
+				w.WriteByte('\n')
+				rows++
+			}
+		}
+		return nil
+	})
+	return rows, err
+}
+
+// Discard removes every part and merged table of dir (for a fresh start).
+func Discard(dir string, tables []TableDef) error {
+	if err := os.RemoveAll(filepath.Join(dir, "parts")); err != nil {
+		return err
+	}
+	for _, t := range tables {
+		if err := os.Remove(filepath.Join(dir, t.Name+".csv")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
