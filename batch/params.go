@@ -378,18 +378,45 @@ func (v Values) Text(name string) string { return Format(v.Get(name)) }
 
 // With returns a copy of v with parameter name set to x (already parsed).
 func (v Values) With(name string, x any) Values {
-	c := Values{schema: v.schema, vals: make(map[string]any, len(v.vals))}
-	for k, e := range v.vals {
-		c.vals[k] = e
-	}
+	c := v.clone()
 	c.vals[name] = x
 	return c
 }
 
-// Preset is a named set of parameter values of one experiment family.
+// Preset is a named set of parameter values of one experiment family, with
+// optional default axes (for example every mode side by side) and a default
+// replicate count.
 type Preset struct {
 	Name       string
 	Experiment string
 	Doc        string
 	Set        map[string]string
+	Grid       map[string]string // parameter -> comma-separated axis values
+	Replicates int               // default replicate count (0: 1)
+}
+
+// Axes returns the preset's axes, in parameter name order.
+func (p Preset) Axes() []Axis {
+	names := make([]string, 0, len(p.Grid))
+	for n := range p.Grid {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var out []Axis
+	for _, n := range names {
+		a := Axis{Params: []string{n}, Origin: "preset " + p.Name}
+		for _, t := range splitList(p.Grid[n]) {
+			a.Values = append(a.Values, []string{t})
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+func (v Values) clone() Values {
+	c := Values{schema: v.schema, vals: make(map[string]any, len(v.vals))}
+	for k, e := range v.vals {
+		c.vals[k] = e
+	}
+	return c
 }
