@@ -3,7 +3,6 @@ package zo
 import (
 	"github.com/batchrun/batchrun/channel"
 	"github.com/batchrun/batchrun/kernels"
-	"github.com/batchrun/batchrun/policy"
 )
 
 // evalSet is the held-out channel set of a batch of seeds: M samples of a
@@ -73,57 +72,4 @@ func (g *group) evaluate(iter int, traces []SeedTrace) {
 		}
 		traces[s].Eval = append(traces[s].Eval, EvalPoint{Iter: iter, SumRate: sum})
 	}
-}
-
-// EvalReference holds the fixed policies' mean sum-rates on a seed's
-// held-out set, for reporting the learned policies as a fraction of them.
-type EvalReference struct {
-	FullPower, WMMSE float64
-}
-
-// evalReference computes full power and WMMSE on a seed's held-out set.
-func evalReference(cfg *Config, seed uint64) (EvalReference, error) {
-	ev, err := newEvalSet(cfg, []uint64{SeedKey(seed)})
-	if err != nil {
-		return EvalReference{}, err
-	}
-	N, M := cfg.N, ev.M
-	var ref EvalReference
-	w := newFixedPolicies(cfg)
-	for b := 0; b < M; b++ {
-		full, _, wm := w.sample(ev.h[b*N*N:][:N*N], nil)
-		ref.FullPower += full / float64(M)
-		ref.WMMSE += wm / float64(M)
-	}
-	return ref, nil
-}
-
-// fixedPolicies evaluates the three fixed baselines on one channel sample.
-type fixedPolicies struct {
-	cfg   *Config
-	h     []float64
-	p     []float64
-	wmmse *policy.WMMSE
-}
-
-func newFixedPolicies(cfg *Config) *fixedPolicies {
-	n := cfg.N
-	return &fixedPolicies{cfg: cfg, h: make([]float64, n*n), p: make([]float64, n), wmmse: policy.NewWMMSE(n)}
-}
-
-// sample returns the sum-rates of full power, uniform random power (when
-// random is not nil: random(p) fills the powers) and WMMSE on amplitudes h.
-func (fp *fixedPolicies) sample(h []float32, random func(p []float64)) (full, rnd, wmmse float64) {
-	cfg := fp.cfg
-	for i, v := range h {
-		fp.h[i] = float64(v)
-	}
-	policy.FullPower(fp.p, cfg.Pmax)
-	full = channel.SumRate(fp.h, fp.p, cfg.Sigma2)
-	if random != nil {
-		random(fp.p)
-		rnd = channel.SumRate(fp.h, fp.p, cfg.Sigma2)
-	}
-	_, wmmse = fp.wmmse.Solve(fp.h, cfg.Sigma2, cfg.Pmax, cfg.WMMSEIter, cfg.WMMSETol, fp.p)
-	return full, rnd, wmmse
 }

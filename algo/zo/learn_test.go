@@ -1,10 +1,7 @@
 package zo
 
 import (
-	"context"
 	"testing"
-
-	"github.com/batchrun/batchrun/kernels/cpu"
 )
 
 // Over the paper's horizon every mode must learn: the late-window sum-rate
@@ -17,36 +14,30 @@ func TestModesLearnOnPaper000(t *testing.T) {
 	if testing.Short() {
 		t.Skip("full 2000-iteration runs; skipped with -short")
 	}
-	v, err := Schema().Resolve(Presets()[0].Set, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := NewConfig(v)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := testConfig(t)
 	seeds := []uint64{0, 1, 2, 3}
-	res, err := Run(context.Background(), cfg, seeds, cpu.New(), Options{Workers: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
 	lf := cfg.LateFrom() - 1
 	var full float64
-	for _, b := range res.Baselines {
-		full += mean(b.FullPower[lf:])
+	for _, tr := range runOrFatal(t, withMode(cfg, ModeFullPower), seeds) {
+		full += mean(tr.SumRate[lf:])
 	}
-	for _, m := range res.Modes {
-		var early, late float64
-		for _, tr := range m.Traces {
-			early += mean(tr.SumRate[:100])
-			late += mean(tr.SumRate[lf:])
-		}
-		t.Logf("%-12s first 100: %.3f  late: %.3f  late/full power: %.3f", m.Mode, early/4, late/4, late/full)
-		if late < 1.02*early {
-			t.Errorf("%s: late-window sum-rate %.3f is not 2%% above the first 100 iterations' %.3f", m.Mode, late/4, early/4)
-		}
-		if r := late / full; r < 0.85 || r > 1.1 {
-			t.Errorf("%s: late window / full power = %.3f, want within [0.85, 1.1]", m.Mode, r)
-		}
+	// One batched group of the seeds per mode; the modes run in parallel.
+	for _, mode := range LearnModes {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			var early, late float64
+			for _, tr := range runOrFatal(t, withMode(cfg, mode), seeds) {
+				early += mean(tr.SumRate[:100])
+				late += mean(tr.SumRate[lf:])
+			}
+			n := float64(len(seeds))
+			t.Logf("%-12s first 100: %.3f  late: %.3f  late/full power: %.3f", mode, early/n, late/n, late/full)
+			if late < 1.02*early {
+				t.Errorf("%s: late-window sum-rate %.3f is not 2%% above the first 100 iterations' %.3f", mode, late/n, early/n)
+			}
+			if r := late / full; r < 0.85 || r > 1.1 {
+				t.Errorf("%s: late window / full power = %.3f, want within [0.85, 1.1]", mode, r)
+			}
+		})
 	}
 }

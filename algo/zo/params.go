@@ -16,14 +16,34 @@ const (
 	ModeCentralZO  = "central-zo"  // one policy shared by all agents
 )
 
-// Modes lists the modes in their canonical order.
-var Modes = []string{ModeAsync, ModeFixedDelay, ModeSync, ModeCentralZO}
+// The fixed policies, run as modes of their own on the same channels
+// (spec section 6): they learn nothing, so their trace is the policy's
+// batch sum-rate on the base samples of every iteration.
+const (
+	ModeFullPower   = "full-power"   // p_i = Pmax
+	ModeRandomPower = "random-power" // p_i ~ U[0, Pmax] per sample and link
+	ModeWMMSE       = "wmmse"        // Shi et al. 2011, from full power
+)
+
+// LearnModes lists the zeroth-order modes in their canonical order.
+var LearnModes = []string{ModeAsync, ModeFixedDelay, ModeSync, ModeCentralZO}
+
+// BaselineModes lists the fixed policies.
+var BaselineModes = []string{ModeFullPower, ModeRandomPower, ModeWMMSE}
+
+// Modes lists every mode: the learning ones, then the fixed policies.
+var Modes = append(append([]string{}, LearnModes...), BaselineModes...)
+
+// IsBaseline reports whether mode is a fixed policy.
+func IsBaseline(mode string) bool {
+	return mode == ModeFullPower || mode == ModeRandomPower || mode == ModeWMMSE
+}
 
 // Schema returns the parameters of the zo experiment. Names follow the
 // spec's symbols.
 func Schema() batch.Schema {
 	return batch.Schema{
-		{Name: "mode", Kind: batch.EnumList, Default: "async", Enum: Modes, Doc: "zeroth-order modes to run side by side on the same channels"},
+		{Name: "mode", Kind: batch.Enum, Default: "async", Enum: Modes, Doc: "algorithm: a zeroth-order mode, or a fixed policy on the same channels"},
 		{Name: "N", Kind: batch.Int, Default: "24", Range: batch.Between(2, 1<<20), Doc: "number of links (agents)"},
 		{Name: "T", Kind: batch.Int, Default: "2000", Range: batch.Between(1, 1<<31-1), Doc: "iterations"},
 		{Name: "B", Kind: batch.Int, Default: "10", Range: batch.AtLeast(1), Doc: "channel samples per evaluation (2B drawn per iteration)"},
@@ -49,7 +69,6 @@ func Schema() batch.Schema {
 		{Name: "L", Kind: batch.Float, Default: "0", Range: batch.AtLeast(0), Doc: "ar1: transmitter square half-side; 0 = from geometry"},
 		{Name: "l", Kind: batch.Float, Default: "0", Range: batch.AtLeast(0), Doc: "ar1: receiver offset half-side; 0 = from geometry"},
 		{Name: "init", Kind: batch.Enum, Default: "shared", Enum: []string{"shared", "independent"}, Doc: "initial weights: the same for every agent (paper) or independent per agent"},
-		{Name: "baselines", Kind: batch.Bool, Default: "true", Doc: "evaluate full power, random power and WMMSE on the same channels"},
 		{Name: "wmmse_iter", Kind: batch.Int, Default: "100", Range: batch.AtLeast(1), Doc: "WMMSE: maximum iterations"},
 		{Name: "wmmse_tol", Kind: batch.Float, Default: "0.001", Range: batch.AtLeast(0), Doc: "WMMSE: stop when an iteration gains <= wmmse_tol in sum-rate"},
 		{Name: "E", Kind: batch.Int, Default: "0", Range: batch.AtLeast(0), Doc: "held-out evaluation every E iterations on fresh channels (0 = off)"},
@@ -63,20 +82,21 @@ func Presets() []batch.Preset {
 	return []batch.Preset{
 		{
 			Name: "paper000", Experiment: "zo",
-			Doc: "Behmandpoor et al. (TSIPN 2024): 24 links, AR(1) fading, 5-30-30-1 MLPs, T = 2000; the four zeroth-order modes side by side",
-			Set: map[string]string{"mode": strings.Join(Modes, ",")},
+			Doc:  "Behmandpoor et al. (TSIPN 2024): 24 links, AR(1) fading, 5-30-30-1 MLPs, T = 2000; every mode and fixed policy side by side",
+			Grid: map[string]string{"mode": strings.Join(Modes, ",")}, Replicates: 4,
 		},
 		{
 			Name: "rayleigh", Experiment: "zo",
-			Doc: "i.i.d. Rayleigh interference channel of Sun et al. 2018: 10 links, sigma2 = 1, Pmax = 1",
-			Set: map[string]string{"mode": strings.Join(Modes, ","), "channel": "rayleigh", "N": "10", "Pmax": "1", "sigma2": "1"},
+			Doc:  "i.i.d. Rayleigh interference channel of Sun et al. 2018: 10 links, sigma2 = 1, Pmax = 1",
+			Set:  map[string]string{"channel": "rayleigh", "N": "10", "Pmax": "1", "sigma2": "1"},
+			Grid: map[string]string{"mode": strings.Join(Modes, ",")}, Replicates: 4,
 		},
 	}
 }
 
 // Config is a resolved parameter set of the zo experiment.
 type Config struct {
-	Modes                  []string
+	Mode                   string
 	N, T, B, K             int
 	Hidden                 []int
 	Mu, Alpha, AlphaDecay  float64
@@ -89,7 +109,6 @@ type Config struct {
 	Geometry               string
 	L, LOffset             float64 // resolved sides (never 0)
 	Init                   string
-	Baselines              bool
 	WMMSEIter              int
 	WMMSETol               float64
 	EvalEvery, EvalSamples int
@@ -100,8 +119,8 @@ type Config struct {
 // NewConfig reads and cross-checks resolved parameter values.
 func NewConfig(v batch.Values) (Config, error) {
 	c := Config{
-		Modes: v.Strings("mode"),
-		N:     v.Int("N"), T: v.Int("T"), B: v.Int("B"), K: v.Int("K"),
+		Mode: v.String("mode"),
+		N:    v.Int("N"), T: v.Int("T"), B: v.Int("B"), K: v.Int("K"),
 		Hidden: v.Ints("hidden"),
 		Mu:     v.Float("mu"), Alpha: v.Float("alpha"), AlphaDecay: v.Float("alpha_decay"),
 		Pmax: v.Float("Pmax"), Sigma2: v.Float("sigma2"),
@@ -113,7 +132,6 @@ func NewConfig(v batch.Values) (Config, error) {
 		Geometry: v.String("geometry"),
 		L:        v.Float("L"), LOffset: v.Float("l"),
 		Init:      v.String("init"),
-		Baselines: v.Bool("baselines"),
 		WMMSEIter: v.Int("wmmse_iter"), WMMSETol: v.Float("wmmse_tol"),
 		EvalEvery: v.Int("E"), EvalSamples: v.Int("eval_samples"),
 		LogEvery: v.Int("log_every"),
@@ -182,8 +200,8 @@ func (c *Config) GroupBytes(mode string, seeds int) int64 {
 	return b + S*int64(c.T)*8 // the trace
 }
 
-// ResultBytes estimates the memory the results of a run of `seeds` seeds
-// keep until they are written: every mode's trace and the baselines.
+// ResultBytes estimates the memory the results of `seeds` cells keep until
+// they are committed: the trace rows.
 func (c *Config) ResultBytes(seeds int) int64 {
-	return int64(seeds) * int64(c.T) * 8 * int64(len(c.Modes)+3)
+	return int64(seeds) * int64(c.T) * 48
 }

@@ -9,10 +9,10 @@ import (
 	"github.com/batchrun/batchrun/kernels/cpu"
 )
 
-// An iteration allocates nothing, also right after a garbage collection
-// (no work buffers that the collector could take away).
+// An iteration of a learning mode allocates nothing, also right after a
+// garbage collection (no work buffers that the collector could take away).
 func TestStepAllocatesNothing(t *testing.T) {
-	for _, mode := range Modes {
+	for _, mode := range LearnModes {
 		cfg := testConfig(t, "mode="+mode, "T=64", "E=8", "eval_samples=4")
 		g, err := newGroup(&cfg, mode, cpu.New(), []uint64{1, 2, 3})
 		if err != nil {
@@ -45,8 +45,8 @@ func TestStepAllocatesNothing(t *testing.T) {
 // Policies that blow up make the run fail, naming where, instead of
 // writing NaN.
 func TestDivergedRunFails(t *testing.T) {
-	cfg := testConfig(t, "mode=sync", "T=40", "alpha=1e30", "baselines=false")
-	_, err := Run(context.Background(), cfg, []uint64{0}, cpu.New(), Options{})
+	cfg := testConfig(t, "mode=sync", "T=40", "alpha=1e30")
+	_, err := Run(context.Background(), &cfg, []uint64{0}, cpu.New(), nil)
 	if err == nil || !strings.Contains(err.Error(), "diverged") || !strings.Contains(err.Error(), "seed 0") {
 		t.Fatalf("err = %v, want a divergence error naming the seed", err)
 	}
