@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin/batchrun
 
-.PHONY: run test test-short build bench vet fmt clean
+.PHONY: run test test-go test-slurm test-short build bench vet fmt clean
 
 # The main job on its embedded default: paper000, 4 seeds, the four
 # zeroth-order modes side by side (about a minute on 2 cores).
@@ -12,13 +12,28 @@ run: build
 build:
 	$(GO) build -o $(BIN) ./cmd/batchrun
 
-# Formatting, vet, and the whole test suite (the long statistical checks
-# included; `make test-short` skips them).
-test:
+# Formatting, vet, the whole Go test suite (the long statistical checks
+# included; `make test-short` skips them), then the Slurm test. The Slurm
+# test needs root (it installs Debian's slurm-wlm and munge if missing and
+# starts a private one-host cluster); without root it is skipped with a
+# note, except under CI (CI=true), where it must run.
+test: test-go
+	@if [ "$$(id -u)" = 0 ] || [ "$${CI:-}" = true ]; then \
+		$(MAKE) --no-print-directory test-slurm; \
+	else \
+		echo "make test: skipping the Slurm test (needs root: sudo make test-slurm)"; \
+	fi
+
+test-go:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -timeout 20m ./...
+
+# A real Slurm: a 4-task array job with --shard auto, merged, compared
+# byte for byte with a single-process run (scripts/test-slurm.sh).
+test-slurm:
+	bash scripts/test-slurm.sh
 
 test-short:
 	$(GO) test -short ./...

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,44 +17,82 @@ func runCLI(t *testing.T, ctx context.Context, args ...string) (code int, stdout
 	return code, out.String(), errb.String()
 }
 
-// Every bad input exits 2 with a message naming the parameter and what it
-// allows, and writes nothing.
+// writeFile writes a file under dir and returns its path.
+func writeFile(t *testing.T, dir, name, text string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// Every malformed spec or flag exits 2 with a message naming the file, the
+// field (and the line where there is one), and writes nothing.
 func TestBadInputExits2AndWritesNothing(t *testing.T) {
+	tmp := t.TempDir()
+	notDir := writeFile(t, tmp, "afile", "")
 	tests := []struct {
 		name string
-		args []string
+		spec string   // spec file text ("" = none)
+		args []string // after "run"
 		want []string // substrings of stderr
 	}{
-		{"unknown preset", []string{"--preset", "paper999"}, []string{`unknown preset "paper999"`, "paper000"}},
-		{"misspelled parameter", []string{"--set", "Pmx=3"}, []string{`unknown parameter "Pmx"`, `did you mean "Pmax"`}},
-		{"unknown parameter", []string{"--set", "zzz=3"}, []string{`unknown parameter "zzz"`, "known:"}},
-		{"wrong type", []string{"--set", "N=abc"}, []string{"parameter N", "not an integer", "an integer [2,"}},
-		{"float for int", []string{"--set", "T=2.5"}, []string{"parameter T", "not an integer"}},
-		{"N < 2", []string{"--set", "N=1"}, []string{"parameter N", "out of range", "[2,"}},
-		{"Pmax <= 0", []string{"--set", "Pmax=0"}, []string{"parameter Pmax", "> 0"}},
-		{"negative Pmax", []string{"--set", "Pmax=-1"}, []string{"parameter Pmax", "> 0"}},
-		{"up_p > 1", []string{"--set", "up_p=1.5"}, []string{"parameter up_p", "[0, 1]"}},
-		{"tx_p < 0", []string{"--set", "tx_p=-0.1"}, []string{"parameter tx_p", "[0, 1]"}},
-		{"rx_p > 1", []string{"--set", "rx_p=2"}, []string{"parameter rx_p", "[0, 1]"}},
-		{"zero width", []string{"--set", "hidden=30,0"}, []string{"parameter hidden", "0 is out of range", ">= 1"}},
-		{"T <= 0", []string{"--set", "T=0"}, []string{"parameter T", "[1,"}},
-		{"B <= 0", []string{"--set", "B=0"}, []string{"parameter B", ">= 1"}},
-		{"buffer < 1", []string{"--set", "buffer=0"}, []string{"parameter buffer", ">= 1"}},
-		{"bad mode", []string{"--set", "mode=async,nope"}, []string{"parameter mode", `unknown value "nope"`, "fixed-delay"}},
-		{"bool", []string{"--set", "baselines=maybe"}, []string{"parameter baselines", "true or false"}},
-		{"NaN", []string{"--set", "mu=NaN"}, []string{"parameter mu", "finite"}},
-		{"no equals", []string{"--set", "N"}, []string{`--set "N"`, "name=value"}},
-		{"seeds 0", []string{"--seeds", "0"}, []string{"--seeds = 0"}},
-		{"seed list", []string{"--seed-list", "5-2"}, []string{"--seed-list", "a <= b"}},
-		{"seeds and list", []string{"--seeds", "3", "--seed-list", "1"}, []string{"not both"}},
-		{"unknown flag", []string{"--seedz", "3"}, []string{"seedz"}},
-		{"stray argument", []string{"paper000"}, []string{`unexpected argument "paper000"`}},
-		{"workers", []string{"--workers", "0"}, []string{"--workers"}},
+		// Spec files.
+		{"unknown key", "experiment: zo\nreplicate: 3\n", nil, []string{"sweep.yaml:2", "replicate", "unknown key", `did you mean "replicates"`}},
+		{"unknown nested key", "experiment: zo\ngrid:\n  N: {from: 2, to: 8, stride: 2}\n", nil, []string{"sweep.yaml:3", "grid.N.stride", "unknown key"}},
+		{"wrong type", "experiment: zo\nset:\n  N: abc\n", nil, []string{"sweep.yaml:3", "set.N", "not an integer"}},
+		{"wrong type in grid", "experiment: zo\ngrid:\n  T: [10, 2.5]\n", nil, []string{"sweep.yaml:3", "grid.T", "not an integer"}},
+		{"out of range", "experiment: zo\ngrid:\n  up_p: [0.5, 1.5]\n", nil, []string{"sweep.yaml:3", "grid.up_p", "[0, 1]"}},
+		{"empty grid axis", "experiment: zo\ngrid:\n  N: []\n", nil, []string{"sweep.yaml:3", "grid.N", "empty list"}},
+		{"grid not a mapping", "experiment: zo\ngrid: [1, 2]\n", nil, []string{"sweep.yaml:2", "grid", "mapping"}},
+		{"parameter on two axes", "experiment: zo\ngrid:\n  mu: [1, 2]\nzip:\n  - {mu: [1, 2], alpha: [0.1, 0.2]}\n", nil, []string{"sweep.yaml", "mu", "on two axes", "sweep.yaml:3", "sweep.yaml:5"}},
+		{"set and axis", "experiment: zo\nset:\n  N: 8\ngrid:\n  N: [6, 8]\n", nil, []string{"N", "on two axes", "sweep.yaml:3", "sweep.yaml:5"}},
+		{"zip lengths", "experiment: zo\nzip:\n  - {mu: [1, 2], alpha: [0.1]}\n", nil, []string{"sweep.yaml:3", "zip.alpha", "equal lengths"}},
+		{"zero replicates", "experiment: zo\nreplicates: 0\n", nil, []string{"sweep.yaml:2", "replicates", "count >= 1"}},
+		{"unknown experiment", "experiment: zzz\n", nil, []string{"sweep.yaml:1", "experiment", `unknown experiment "zzz"`, "zo"}},
+		{"unknown preset", "experiment: zo\npreset: paper999\n", nil, []string{"sweep.yaml:2", "preset", `unknown preset "paper999"`, "paper000"}},
+		{"unknown parameter", "experiment: zo\nset:\n  Pmx: 3\n", nil, []string{"sweep.yaml:3", `unknown parameter "Pmx"`, `did you mean "Pmax"`}},
+		{"bad range", "experiment: zo\ngrid:\n  mu: {from: 1, to: 0.1, step: 0.1}\n", nil, []string{"sweep.yaml:3", "grid.mu", "from must be <= to"}},
+		{"log range <= 0", "experiment: zo\ngrid:\n  mu: {from: 0, to: 1, num: 3, scale: log}\n", nil, []string{"sweep.yaml:3", "grid.mu", "log needs from > 0"}},
+		{"missing experiment", "replicates: 3\n", nil, []string{"sweep.yaml", "experiment", "missing"}},
+		{"not yaml", "experiment: [zo\n", nil, []string{"sweep.yaml"}},
+		{"empty file", "", []string{}, []string{"sweep.yaml", "empty spec"}},
+		{"same points", "experiment: zo\ngrid:\n  L: [0, 24]\n", nil, []string{"sweep.yaml", "resolve to the same parameters"}},
+		// Flags.
+		{"bad shard 5/5", "", []string{"--shard", "5/5"}, []string{"--shard", "0 <= i < n"}},
+		{"bad shard 0/0", "", []string{"--shard", "0/0"}, []string{"--shard", "0 <= i < n"}},
+		{"shard auto without env", "", []string{"--shard", "auto"}, []string{"SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX"}},
+		{"conflicting --set", "", []string{"--set", "N=8", "--set", "N=12"}, []string{"--set", "N", "conflicting values"}},
+		{"--set on a spec axis", "experiment: zo\ngrid:\n  N: [6, 8]\n", []string{"--set", "N=12"}, []string{"--set", "N", "conflicts with the axis at", "sweep.yaml:3"}},
+		{"unwritable output directory", "", []string{"--out", filepath.Join(notDir, "sub")}, []string{"afile", "output directory"}},
+		{"misspelled --set", "", []string{"--set", "Pmx=3"}, []string{`unknown parameter "Pmx"`, `did you mean "Pmax"`}},
+		{"--set wrong type", "", []string{"--set", "N=abc"}, []string{"parameter N", "not an integer"}},
+		{"--set out of range", "", []string{"--set", "N=1"}, []string{"parameter N", "out of range"}},
+		{"bad mode", "", []string{"--set", "mode=async,nope"}, []string{"--set mode", "parameter mode", `"nope": unknown value`, "fixed-delay"}},
+		{"NaN", "", []string{"--set", "mu=NaN"}, []string{"parameter mu", "finite"}},
+		{"no equals", "", []string{"--set", "N"}, []string{`--set: "N"`, "name=value"}},
+		{"zero replicates flag", "", []string{"--replicates", "0"}, []string{"--replicates 0", "count >= 1"}},
+		{"replicate list", "", []string{"--seed-list", "5-2"}, []string{"5-2", "a <= b"}},
+		{"two replicate flags", "", []string{"--seeds", "3", "--seed-list", "1"}, []string{"give one of"}},
+		{"unknown flag", "", []string{"--seedz", "3"}, []string{"seedz"}},
+		{"workers", "", []string{"--workers", "0"}, []string{"--workers"}},
+		{"progress style", "", []string{"--progress", "fancy"}, []string{"--progress", "plain"}},
+		{"spec and preset", "experiment: zo\n", []string{"--preset", "paper000"}, []string{"spec file or --preset"}},
+		{"memory", "", []string{"--set", "N=200000", "--seeds", "64"}, []string{"GiB", "--workers"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := filepath.Join(t.TempDir(), "out")
-			args := append([]string{"run", "--out", dir, "--quiet"}, tc.args...)
+			base := t.TempDir()
+			out := filepath.Join(base, "out")
+			args := []string{"run", "--out", out, "--quiet"}
+			if tc.spec != "" || tc.args != nil && len(tc.args) == 0 {
+				args = append(args, writeFile(t, base, "sweep.yaml", tc.spec))
+			}
+			if tc.name == "unwritable output directory" {
+				args = []string{"run", "--quiet"}
+			}
+			args = append(args, tc.args...)
 			code, _, stderr := runCLI(t, context.Background(), args...)
 			if code != exitUsage {
 				t.Fatalf("exit code %d, want %d; stderr:\n%s", code, exitUsage, stderr)
@@ -63,7 +102,7 @@ func TestBadInputExits2AndWritesNothing(t *testing.T) {
 					t.Errorf("stderr lacks %q:\n%s", w, stderr)
 				}
 			}
-			if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			if _, err := os.Stat(out); !os.IsNotExist(err) {
 				t.Errorf("output directory exists after a usage error (stat: %v)", err)
 			}
 		})
@@ -79,11 +118,18 @@ func TestCommands(t *testing.T) {
 		{nil, exitUsage, "Usage:"},
 		{[]string{"nope"}, exitUsage, `unknown command "nope"`},
 		{[]string{"help"}, exitOK, "batchrun run"},
-		{[]string{"run", "--help"}, exitOK, "--seed-list"},
+		{[]string{"run", "--help"}, exitOK, "--shard"},
+		{[]string{"help", "merge"}, exitOK, "Usage: batchrun merge"},
 		{[]string{"presets"}, exitOK, "paper000"},
 		{[]string{"presets", "paper000"}, exitOK, "up_p"},
 		{[]string{"presets", "--help"}, exitOK, "Usage: batchrun presets"},
 		{[]string{"presets", "nope"}, exitUsage, `unknown preset "nope"`},
+		{[]string{"spec", "--example"}, exitOK, "zip:"},
+		{[]string{"spec"}, exitUsage, "--example"},
+		{[]string{"merge"}, exitUsage, "one run directory"},
+		{[]string{"merge", "/nonexistent/dir"}, exitUsage, "not a run directory"},
+		{[]string{"summarize", "/nonexistent/dir"}, exitUsage, "manifest.json"},
+		{[]string{"plot", "/nonexistent/dir", "--x", "iter", "--y", "sum_rate", "--out", "a.gif"}, exitUsage, ".png, .svg or .pdf"},
 		{[]string{"version"}, exitOK, "batchrun"},
 	}
 	for _, tc := range tests {
@@ -94,97 +140,19 @@ func TestCommands(t *testing.T) {
 	}
 }
 
-// The same command twice gives byte-identical CSV files, whatever the number
-// of workers and the group size.
-func TestRunIsByteReproducible(t *testing.T) {
-	base := t.TempDir()
-	args := func(dir string, extra ...string) []string {
-		return append([]string{"run", "--preset", "paper000", "--seeds", "3", "--set", "T=40", "--set", "E=20", "--set", "eval_samples=20", "--out", dir, "--quiet"}, extra...)
-	}
-	dirs := []string{filepath.Join(base, "a"), filepath.Join(base, "b"), filepath.Join(base, "c")}
-	extras := [][]string{{"--workers", "1"}, {"--workers", "2"}, {"--workers", "3", "--group", "1"}}
-	for i, dir := range dirs {
-		if code, _, stderr := runCLI(t, context.Background(), args(dir, extras[i]...)...); code != exitOK {
-			t.Fatalf("run %d: exit %d\n%s", i, code, stderr)
-		}
-	}
-	for _, f := range []string{"trace.csv", "summary.csv", "eval.csv"} {
-		a, err := os.ReadFile(filepath.Join(dirs[0], f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(a) == 0 || bytes.Count(a, []byte("\n")) < 2 {
-			t.Fatalf("%s is empty", f)
-		}
-		for _, d := range dirs[1:] {
-			b, err := os.ReadFile(filepath.Join(d, f))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(a, b) {
-				t.Errorf("%s differs between %s and %s", f, dirs[0], d)
-			}
-		}
-	}
-	// Rows: 4 modes x 3 seeds x 40 iterations; a row per mode and seed.
-	trace, _ := os.ReadFile(filepath.Join(dirs[0], "trace.csv"))
-	if n := bytes.Count(trace, []byte("\n")) - 1; n != 4*3*40 {
-		t.Errorf("trace.csv has %d rows, want %d", n, 4*3*40)
-	}
-	summary, _ := os.ReadFile(filepath.Join(dirs[0], "summary.csv"))
-	if n := bytes.Count(summary, []byte("\n")) - 1; n != 4*3 {
-		t.Errorf("summary.csv has %d rows, want %d", n, 4*3)
-	}
-	if _, err := os.Stat(filepath.Join(dirs[0], "manifest.json")); err != nil {
-		t.Errorf("no manifest: %v", err)
-	}
-	// A second run into the same directory is refused unless --overwrite.
-	code, _, stderr := runCLI(t, context.Background(), args(dirs[0])...)
-	if code != exitUsage || !strings.Contains(stderr, "--overwrite") {
-		t.Errorf("rerun into a full directory: exit %d, stderr %q", code, stderr)
-	}
-	if code, _, stderr := runCLI(t, context.Background(), args(dirs[0], "--overwrite")...); code != exitOK {
-		t.Errorf("--overwrite: exit %d\n%s", code, stderr)
-	}
-}
-
-// An interrupted run exits 130 and leaves no results behind.
-func TestInterruptedRunWritesNothing(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	dir := filepath.Join(t.TempDir(), "out")
-	code, _, stderr := runCLI(t, ctx, "run", "--seeds", "2", "--set", "T=50", "--out", dir, "--quiet")
-	if code != exitInterrupted || !strings.Contains(stderr, "interrupted") {
-		t.Fatalf("exit %d, want %d; stderr %q", code, exitInterrupted, stderr)
-	}
-	if _, err := os.Stat(dir); !os.IsNotExist(err) {
-		t.Errorf("interrupted run left %s (stat: %v)", dir, err)
-	}
-}
-
-func TestParseSeeds(t *testing.T) {
-	got, err := parseSeeds(0, "3,7-9,0", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []uint64{3, 7, 8, 9, 0}
-	if len(got) != len(want) {
-		t.Fatalf("got %v, want %v", got, want)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("got %v, want %v", got, want)
-		}
-	}
-	for _, bad := range []string{"x", "3,3", "1-", "-1", "2-1"} {
-		if _, err := parseSeeds(0, bad, false); err == nil {
-			t.Errorf("--seed-list %q accepted", bad)
-		}
+// The example spec printed by `batchrun spec --example` is a valid spec.
+func TestExampleSpecPlans(t *testing.T) {
+	_, example, _ := runCLI(t, context.Background(), "spec", "--example")
+	path := writeFile(t, t.TempDir(), "example.yaml", example)
+	code, stdout, stderr := runCLI(t, context.Background(), "plan", path, "--counts")
+	// 3 modes x 2 sizes x 2 zipped points = 12 points, 8 replicates.
+	if code != exitOK || !strings.Contains(stdout, "96 cells (12 points x 8 replicates)") {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
 	}
 }
 
 func TestHelpGoesToStdout(t *testing.T) {
-	for _, args := range [][]string{{"run", "--help"}, {"help", "run"}, {"presets", "-h"}, {"help", "presets"}} {
+	for _, args := range [][]string{{"run", "--help"}, {"help", "run"}, {"presets", "-h"}, {"help", "plan"}, {"plot", "--help"}} {
 		code, stdout, stderr := runCLI(t, context.Background(), args...)
 		if code != exitOK || !strings.Contains(stdout, "Usage: batchrun") || stderr != "" {
 			t.Errorf("batchrun %v: exit %d, stdout %q, stderr %q", args, code, stdout, stderr)
@@ -192,41 +160,40 @@ func TestHelpGoesToStdout(t *testing.T) {
 	}
 }
 
-// An unusable --out fails before any computing, and a refused run leaves
-// nothing behind.
-func TestUnwritableOutFailsFirst(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "afile")
-	if err := os.WriteFile(file, nil, 0o644); err != nil {
-		t.Fatal(err)
+// An interrupted run exits 130, leaves no temporary or partial file, and
+// the same command then completes it.
+func TestInterruptedRunResumes(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	dir := filepath.Join(t.TempDir(), "out")
+	args := []string{"run", "--seeds", "2", "--set", "T=20", "--set", "N=6", "--out", dir, "--quiet"}
+	code, _, stderr := runCLI(t, ctx, args...)
+	if code != exitInterrupted || !strings.Contains(stderr, "interrupted") || !strings.Contains(stderr, "resume") {
+		t.Fatalf("exit %d, want %d; stderr %q", code, exitInterrupted, stderr)
 	}
-	// T is huge: the test would time out if the run started computing.
-	code, _, stderr := runCLI(t, context.Background(), "run", "--set", "T=1000000", "--out", filepath.Join(file, "sub"), "--quiet")
-	if code != exitFailure || !strings.Contains(stderr, "afile") {
-		t.Fatalf("exit %d, stderr %q; want %d naming the path", code, stderr, exitFailure)
+	assertNoPartialFiles(t, dir)
+	if code, _, stderr := runCLI(t, context.Background(), args...); code != exitOK {
+		t.Fatalf("resume: exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "summary.csv")); err != nil {
+		t.Fatal(err)
 	}
 }
 
-func TestOverwriteRemovesStaleFiles(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "out")
-	base := []string{"run", "--seeds", "1", "--set", "T=10", "--set", "mode=sync", "--out", dir, "--quiet"}
-	if code, _, stderr := runCLI(t, context.Background(), append(base, "--set", "E=5", "--set", "eval_samples=4")...); code != exitOK {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "eval.csv")); err != nil {
-		t.Fatal(err)
-	}
-	if code, _, stderr := runCLI(t, context.Background(), append(base, "--overwrite")...); code != exitOK {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "eval.csv")); !os.IsNotExist(err) {
-		t.Errorf("eval.csv of the previous run survived --overwrite with E = 0 (stat: %v)", err)
-	}
+func assertNoPartialFiles(t *testing.T, dir string) {
+	t.Helper()
+	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && strings.HasPrefix(d.Name(), ".") {
+			t.Errorf("temporary file left: %s", path)
+		}
+		return nil
+	})
 }
 
 func TestTooLargeForMemoryIsRefused(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "out")
 	code, _, stderr := runCLI(t, context.Background(), "run", "--set", "N=200000", "--seeds", "64", "--out", dir, "--quiet")
-	if code != exitUsage || !strings.Contains(stderr, "GiB") || !strings.Contains(stderr, "N = 200000") {
+	if code != exitUsage || !strings.Contains(stderr, "GiB") {
 		t.Fatalf("exit %d, stderr %q; want %d with a memory estimate", code, stderr, exitUsage)
 	}
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
@@ -237,7 +204,30 @@ func TestTooLargeForMemoryIsRefused(t *testing.T) {
 func TestQuietPrintsOnlyTheReport(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "out")
 	code, stdout, stderr := runCLI(t, context.Background(), "run", "--seeds", "1", "--set", "T=5", "--set", "mode=async", "--out", dir, "--quiet")
-	if code != exitOK || stderr != "" || !strings.Contains(stdout, "1 seed-run (1 seed x 1 mode)") {
+	if code != exitOK || stderr != "" || !strings.Contains(stdout, "1 cells merged") {
 		t.Errorf("exit %d, stderr %q, stdout %q", code, stderr, stdout)
+	}
+}
+
+// --progress json writes one JSON object per line, the last one final.
+func TestProgressJSON(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	code, _, stderr := runCLI(t, context.Background(), "run", "--seeds", "2", "--set", "T=5", "--set", "N=4", "--out", dir, "--progress", "json")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var last map[string]any
+	n := 0
+	for _, line := range strings.Split(strings.TrimSpace(stderr), "\n") {
+		if !strings.HasPrefix(line, "{") {
+			continue
+		}
+		n++
+		if err := json.Unmarshal([]byte(line), &last); err != nil {
+			t.Fatalf("not JSON: %q: %v", line, err)
+		}
+	}
+	if n == 0 || last["final"] != true || last["cells_done"] != float64(14) || last["cells_total"] != float64(14) {
+		t.Errorf("%d JSON lines, last %v\n%s", n, last, stderr)
 	}
 }

@@ -1,0 +1,421 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/batchrun/batchrun/batch"
+	"github.com/batchrun/batchrun/results"
+)
+
+// loadRunDir resolves the plan of a run directory from its spec.yaml.
+func loadRunDir(dir string) (*batch.Plan, error) {
+	path := filepath.Join(dir, "spec.yaml")
+	spec, err := batch.LoadSpec(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, usagef("%s is not a run directory (no spec.yaml; batchrun run writes one)", dir)
+	}
+	if err != nil {
+		return nil, usageError{err}
+	}
+	spec.Out = dir
+	plan, err := batch.NewPlan(spec, families())
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return plan, nil
+}
+
+const mergeUsage = `Usage: batchrun merge DIR
+
+Merges the committed cells of every shard and resumed run in DIR into
+trace.csv, summary.csv, eval.csv and timing.csv (rows in the plan's
+canonical order, so the files do not depend on how the work was split) and
+writes manifest.json listing every process. Every cell of the plan in
+DIR/spec.yaml must be present exactly once: on a gap or a duplicate, merge
+writes nothing, names the cells, and exits 1.
+`
+
+func cmdMerge(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("merge", mergeUsage)
+	if err := parseFlags(fs, args, stdout, true); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("merge: want one run directory")
+	}
+	dir := fs.Arg(0)
+	plan, err := loadRunDir(dir)
+	if err != nil {
+		return err
+	}
+	return mergeAndReport(dir, plan, append([]string{"batchrun", "merge"}, args...), stdout)
+}
+
+// mergeAndReport merges the run directory, writes its manifest and prints
+// the family's report.
+func mergeAndReport(dir string, plan *batch.Plan, command []string, stdout io.Writer) error {
+	stats, err := results.Merge(dir, plan.Keys(), plan.Tables())
+	var prob *results.MergeProblem
+	if errors.As(err, &prob) {
+		return mergeError(dir, plan, prob)
+	}
+	if err != nil {
+		return fmt.Errorf("merge %s: %w", dir, err)
+	}
+	m := manifest(plan, command)
+	m.Status, m.Files = "merged", stats.Rows
+	procs, _ := filepath.Glob(filepath.Join(dir, "runs", "*.json"))
+	sort.Strings(procs)
+	for _, p := range procs {
+		pm, err := results.ReadManifest(p)
+		if err != nil {
+			return err
+		}
+		pm.Spec, pm.Grid, pm.Columns, pm.Tables, pm.Replicates = "", nil, nil, nil, nil
+		m.Processes = append(m.Processes, *pm)
+		if m.Start.IsZero() || pm.Start.Before(m.Start) {
+			m.Start = pm.Start
+		}
+		if pm.End.After(m.End) {
+			m.End = pm.End
+		}
+		m.CellsRun += pm.CellsRun
+		if m.Backend == "" {
+			m.Backend, m.Host = pm.Backend, pm.Host
+		}
+	}
+	if !m.End.IsZero() {
+		m.WallSec = m.End.Sub(m.Start).Seconds()
+	}
+	if err := results.WriteManifest(filepath.Join(dir, "manifest.json"), m); err != nil {
+		return err
+	}
+	summary, err := results.ReadTable(filepath.Join(dir, plan.Tables()[0].Name+".csv"))
+	if err != nil {
+		return err
+	}
+	metrics, err := commitMetrics(summary, plan)
+	if err != nil {
+		return err
+	}
+	plan.Family.Report(stdout, plan.Cells, metrics)
+	var files []string
+	for _, t := range plan.Tables() {
+		files = append(files, fmt.Sprintf("%s.csv (%d rows)", t.Name, stats.Rows[t.Name+".csv"]))
+	}
+	fmt.Fprintf(stdout, "\n%d cells merged in %s: %s, manifest.json", stats.Cells, dir, strings.Join(files, ", "))
+	if stats.Extra > 0 {
+		fmt.Fprintf(stdout, " (%d committed cells of an earlier grid left out)", stats.Extra)
+	}
+	fmt.Fprintln(stdout)
+	return nil
+}
+
+// commitMetrics returns the commit-table metrics of every plan cell, in
+// plan order (nil where a cell has no row).
+func commitMetrics(t *results.Table, plan *batch.Plan) ([][]float64, error) {
+	def := plan.Tables()[0]
+	first := len(t.Header) - len(def.Metrics)
+	index := map[string]int{}
+	for i, c := range plan.Cells {
+		index[c.Key] = i
+	}
+	out := make([][]float64, len(plan.Cells))
+	for r, row := range t.Rows {
+		i, ok := index[row[0]]
+		if !ok {
+			continue
+		}
+		vals := make([]float64, len(def.Metrics))
+		for j, field := range row[first:] {
+			vals[j] = math.NaN()
+			if field == "" {
+				continue
+			}
+			v, err := strconv.ParseFloat(field, 64)
+			if err != nil {
+				return nil, fmt.Errorf("%s.csv row %d: %s = %q is not a number", def.Name, r+1, t.Header[first+j], field)
+			}
+			vals[j] = v
+		}
+		out[i] = vals
+	}
+	return out, nil
+}
+
+// mergeError explains a gap or a duplicate, with the cells and the command
+// that completes the run.
+func mergeError(dir string, plan *batch.Plan, prob *results.MergeProblem) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "merge %s: %v of %d\n", dir, prob, len(plan.Cells))
+	describe := func(i int) string {
+		c := plan.Cells[i]
+		var parts []string
+		for _, a := range plan.Axes {
+			for _, p := range a.Params {
+				parts = append(parts, p+"="+c.Values.Text(p))
+			}
+		}
+		return fmt.Sprintf("cell %d key %s replicate %d %s", c.Index, c.Key, c.Replicate, strings.Join(parts, " "))
+	}
+	const show = 20
+	if n := len(prob.Missing); n > 0 {
+		fmt.Fprintf(&b, "missing cells:\n")
+		for _, i := range prob.Missing[:min(n, show)] {
+			fmt.Fprintf(&b, "  %s\n", describe(i))
+		}
+		if n > show {
+			fmt.Fprintf(&b, "  ... and %d more (batchrun plan %s/spec.yaml lists them)\n", n-show, dir)
+		}
+		fmt.Fprintf(&b, "to run the missing cells (finished ones are skipped): batchrun run %s --out %s\n", filepath.Join(dir, "spec.yaml"), dir)
+	}
+	if n := len(prob.Duplicated); n > 0 {
+		idx := make([]int, 0, n)
+		for i := range prob.Duplicated {
+			idx = append(idx, i)
+		}
+		slices.Sort(idx)
+		fmt.Fprintf(&b, "cells committed more than once (by overlapping processes):\n")
+		for _, i := range idx[:min(n, show)] {
+			fmt.Fprintf(&b, "  %s in parts %s\n", describe(i), strings.Join(prob.Duplicated[i], ", "))
+		}
+		if n > show {
+			fmt.Fprintf(&b, "  ... and %d more\n", n-show)
+		}
+		fmt.Fprintf(&b, "remove all but one of each part group from %s (all files of a part share its name) and merge again", filepath.Join(dir, "parts"))
+	}
+	return errors.New(strings.TrimRight(b.String(), "\n"))
+}
+
+const summarizeUsage = `Usage: batchrun summarize DIR
+
+Writes DIR/aggregate.csv from the merged tables: for every parameter point
+(all parameter columns; replicates pooled) and, for tables with steps, every
+logged step, each metric's n, mean, sample standard deviation and 95%
+confidence interval (Student t). Long format: table, parameters, step,
+metric, n, mean, std, ci95_low, ci95_high. Run batchrun merge DIR first if
+the run was sharded.
+`
+
+func cmdSummarize(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("summarize", summarizeUsage)
+	if err := parseFlags(fs, args, stdout, true); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("summarize: want one run directory")
+	}
+	dir := fs.Arg(0)
+	m, err := mergedManifest(dir)
+	if err != nil {
+		return err
+	}
+	params := paramColumns(m)
+	var parts []results.AggregatePart
+	for _, def := range m.Tables {
+		if def.Name == batch.Timing.Name {
+			continue
+		}
+		t, err := results.ReadTable(filepath.Join(dir, def.Name+".csv"))
+		if err != nil {
+			return err
+		}
+		rows, err := results.Aggregate(t, results.AggregateSpec{Params: params, Step: def.Step, Metrics: def.Metrics})
+		if err != nil {
+			return err
+		}
+		parts = append(parts, results.AggregatePart{Table: def.Name, Rows: rows})
+	}
+	n, err := results.WriteAggregates(filepath.Join(dir, "aggregate.csv"), params, parts)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: %d rows (per parameter point, step and metric)\n", filepath.Join(dir, "aggregate.csv"), n)
+	return nil
+}
+
+// mergedManifest reads the manifest of a merged run directory.
+func mergedManifest(dir string) (*results.Manifest, error) {
+	m, err := results.ReadManifest(filepath.Join(dir, "manifest.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, usagef("%s has no manifest.json: not a run directory, or not merged yet (batchrun merge %s)", dir, dir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if m.Status != "merged" {
+		return nil, usagef("%s is not merged yet: run batchrun merge %s", dir, dir)
+	}
+	return m, nil
+}
+
+// paramColumns returns the columns that identify a parameter point: every
+// identity and parameter column but the key, the replicate and the seed.
+func paramColumns(m *results.Manifest) []string {
+	var out []string
+	for _, c := range m.Columns {
+		if c != "key" && c != "replicate" && c != "seed" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+const plotUsage = `Usage: batchrun plot DIR --x COLUMN --y COLUMN [--by COLUMN,...] [--log-x] [--log-y] --out FILE.png|svg|pdf
+
+Plots the mean of --y against --x over the replicates (and any parameter not
+in --by), one line per combination of the --by columns, with its 95%
+confidence band (Student t). The table is the merged one that has both
+columns (trace.csv for --x iter), or --table.
+`
+
+func cmdPlot(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("plot", plotUsage)
+	x := fs.String("x", "", "x column (numeric), e.g. iter or N")
+	y := fs.String("y", "", "y column (numeric), e.g. sum_rate")
+	by := fs.String("by", "", "comma-separated columns whose values make separate lines, e.g. mode")
+	logX := fs.Bool("log-x", false, "logarithmic x axis")
+	logY := fs.Bool("log-y", false, "logarithmic y axis")
+	table := fs.String("table", "", "table to plot (default: the first merged table with both columns)")
+	title := fs.String("title", "", "plot title")
+	out := fs.String("out", "", "output file: .png, .svg or .pdf")
+	// Allow the directory before or after the flags.
+	var dir string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		dir, args = args[0], args[1:]
+	}
+	if err := parseFlags(fs, args, stdout, true); err != nil {
+		return err
+	}
+	if dir == "" && fs.NArg() == 1 {
+		dir = fs.Arg(0)
+	} else if fs.NArg() > 0 || dir == "" {
+		return usagef("plot: want one run directory (batchrun plot DIR --x ... --y ... --out ...)")
+	}
+	if *x == "" || *y == "" || *out == "" {
+		return usagef("plot: --x, --y and --out are required")
+	}
+	switch strings.ToLower(filepath.Ext(*out)) {
+	case ".png", ".svg", ".pdf":
+	default:
+		return usagef("plot: --out %q: the extension picks the format: .png, .svg or .pdf", *out)
+	}
+	m, err := mergedManifest(dir)
+	if err != nil {
+		return err
+	}
+	var byCols []string
+	if *by != "" {
+		byCols = strings.Split(*by, ",")
+	}
+	spec := results.PlotSpec{X: *x, Y: *y, By: byCols, LogX: *logX, LogY: *logY, Title: *title}
+	var tried []string
+	for _, def := range m.Tables {
+		if *table != "" && def.Name != *table {
+			continue
+		}
+		cols := append(slices.Clone(m.Columns), def.Metrics...)
+		if def.Step != "" {
+			cols = append(cols, def.Step)
+		}
+		need := append([]string{*x, *y}, byCols...)
+		ok := true
+		for _, c := range need {
+			ok = ok && slices.Contains(cols, c)
+		}
+		tried = append(tried, def.Name)
+		if !ok {
+			continue
+		}
+		t, err := results.ReadTable(filepath.Join(dir, def.Name+".csv"))
+		if err != nil {
+			return err
+		}
+		if err := results.Plot(t, spec, *out); err != nil {
+			return usageError{err}
+		}
+		fmt.Fprintf(stdout, "%s: %s against %s from %s.csv\n", *out, *y, *x, def.Name)
+		return nil
+	}
+	if *table != "" && len(tried) == 0 {
+		var names []string
+		for _, def := range m.Tables {
+			names = append(names, def.Name)
+		}
+		return usagef("plot: --table %q: allowed: %s", *table, strings.Join(names, ", "))
+	}
+	return usagef("plot: no table of %s has the columns %s (tables: %s; see their headers)", dir, strings.Join(append([]string{*x, *y}, byCols...), ", "), strings.Join(tried, ", "))
+}
+
+func cmdSpec(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("spec", "Usage: batchrun spec --example\n\nPrints an annotated sweep spec to start from.\n")
+	example := fs.Bool("example", false, "print an annotated example spec")
+	if err := parseFlags(fs, args, stdout, false); err != nil {
+		return err
+	}
+	if !*example {
+		return usagef("spec: what to print? batchrun spec --example")
+	}
+	fmt.Fprint(stdout, batch.ExampleSpec())
+	return nil
+}
+
+func cmdPresets(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("presets", "Usage: batchrun presets [NAME]\n\nLists the presets with their parameters, defaults and allowed values.\n")
+	if err := parseFlags(fs, args, stdout, true); err != nil {
+		return err
+	}
+	if fs.NArg() > 1 {
+		return usagef("presets: want at most one preset name")
+	}
+	fams := families()
+	shown := 0
+	for _, fname := range fams.Names() {
+		fam := fams[fname]
+		schema := fam.Schema()
+		for _, p := range fam.Presets() {
+			if fs.NArg() == 1 && p.Name != fs.Arg(0) {
+				continue
+			}
+			if shown > 0 {
+				fmt.Fprintln(stdout)
+			}
+			shown++
+			fmt.Fprintf(stdout, "%s (experiment %s)\n  %s\n\n", p.Name, fname, p.Doc)
+			v, err := schema.Resolve(p.Set, nil)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "  parameter\tvalue\tallowed\tmeaning")
+			for _, prm := range schema {
+				mark, val := " ", v.Text(prm.Name)
+				if _, ok := p.Set[prm.Name]; ok {
+					mark = "*"
+				}
+				if g, ok := p.Grid[prm.Name]; ok {
+					mark, val = "*", "["+g+"]"
+				}
+				fmt.Fprintf(tw, " %s%s\t%s\t%s\t%s\n", mark, prm.Name, val, prm.Allowed(), prm.Doc)
+			}
+			tw.Flush()
+			reps := max(p.Replicates, 1)
+			fmt.Fprintf(stdout, "  (* set by the preset, [a,b] an axis; others are the experiment's defaults; %d replicates by default)\n", reps)
+		}
+	}
+	if shown == 0 {
+		_, err := presetSpec(fs.Arg(0), fams)
+		return usageError{err}
+	}
+	return nil
+}
