@@ -212,9 +212,11 @@ func newPlot(spec PlotSpec, series []Series) (*plot.Plot, error) {
 		logAxis(&p.Y)
 	}
 	p.Legend.Top = true
-	ncolors := len(plotutil.DefaultColors)
+	ncolors := len(palette)
+	// Bands first, so that every mean line is drawn over every band.
+	var lines []plot.Plotter
 	for i, s := range series {
-		c := plotutil.Color(i)
+		c := palette[i%ncolors]
 		lo := s.Lo
 		if spec.LogY {
 			lo = slices.Clone(s.Lo)
@@ -231,6 +233,7 @@ func newPlot(spec PlotSpec, series []Series) (*plot.Plot, error) {
 		for _, b := range bands {
 			p.Add(b)
 		}
+
 		xys := make(plotter.XYs, len(s.X))
 		for j := range s.X {
 			xys[j] = plotter.XY{X: s.X[j], Y: s.Mean[j]}
@@ -242,7 +245,7 @@ func newPlot(spec PlotSpec, series []Series) (*plot.Plot, error) {
 		line.LineStyle.Color = c
 		line.LineStyle.Width = vg.Points(1.5)
 		line.LineStyle.Dashes = plotutil.Dashes(i / ncolors)
-		p.Add(line)
+		lines = append(lines, line)
 		if len(xys) == 1 { // a line through one point is invisible
 			dot, err := plotter.NewScatter(xys)
 			if err != nil {
@@ -250,11 +253,17 @@ func newPlot(spec PlotSpec, series []Series) (*plot.Plot, error) {
 			}
 			dot.GlyphStyle.Color = c
 			dot.GlyphStyle.Shape = draw.CircleGlyph{}
-			p.Add(dot)
+			lines = append(lines, dot)
 		}
 		if len(spec.By) > 0 {
 			p.Legend.Add(s.Label, line)
 		}
+	}
+	p.Add(lines...)
+	// Room above the data for the legend (about 5% of the height per entry).
+	if len(spec.By) > 0 && !spec.LogY && p.Y.Max > p.Y.Min {
+		frac := min(0.6, 0.05*float64(len(series)))
+		p.Y.Max += (p.Y.Max - p.Y.Min) * frac / (1 - frac)
 	}
 	if spec.LogX {
 		widenSingular(&p.X)
@@ -265,12 +274,20 @@ func newPlot(spec PlotSpec, series []Series) (*plot.Plot, error) {
 	return p, nil
 }
 
+// palette is Tableau 10: ten colours that stay apart, also in grey print.
+var palette = []color.Color{
+	color.RGBA{0x1f, 0x77, 0xb4, 0xff}, color.RGBA{0xff, 0x7f, 0x0e, 0xff}, color.RGBA{0x2c, 0xa0, 0x2c, 0xff},
+	color.RGBA{0xd6, 0x27, 0x28, 0xff}, color.RGBA{0x94, 0x67, 0xbd, 0xff}, color.RGBA{0x8c, 0x56, 0x4b, 0xff},
+	color.RGBA{0xe3, 0x77, 0xc2, 0xff}, color.RGBA{0x7f, 0x7f, 0x7f, 0xff}, color.RGBA{0xbc, 0xbd, 0x22, 0xff},
+	color.RGBA{0x17, 0xbe, 0xcf, 0xff},
+}
+
 // bandPolygons returns the translucent confidence bands of one series: one
 // polygon per run of at least two consecutive X values whose bounds are
 // known (no band where a single Y value gives no interval).
 func bandPolygons(x, lo, hi []float64, c color.Color) ([]*plotter.Polygon, error) {
 	r, g, b, _ := c.RGBA()
-	fill := color.NRGBA{R: uint8(r >> 8), G: uint8(g >> 8), B: uint8(b >> 8), A: 0x40}
+	fill := color.NRGBA{R: uint8(r >> 8), G: uint8(g >> 8), B: uint8(b >> 8), A: 0x28}
 	var bands []*plotter.Polygon
 	for start := 0; start < len(x); {
 		if math.IsNaN(lo[start]) || math.IsNaN(hi[start]) {

@@ -63,6 +63,7 @@ type Store struct {
 	Header []string // identity and parameter columns, "key" first
 	label  string   // part-name prefix of this process
 	seq    int
+	lock   *os.File // runs/LABEL.lock, locked while the process lives
 }
 
 // OpenStore prepares dir for writing the parts of one process: it creates
@@ -86,7 +87,33 @@ func OpenStore(dir, label string, header []string, tables []TableDef) (*Store, e
 	os.Remove(probe.Name())
 	var nonce [4]byte
 	rand.Read(nonce[:])
-	return &Store{Dir: dir, Tables: tables, Header: header, label: label + "-" + hex.EncodeToString(nonce[:])}, nil
+	s := &Store{Dir: dir, Tables: tables, Header: header, label: label + "-" + hex.EncodeToString(nonce[:])}
+	lock, err := os.OpenFile(s.lockPath(s.label), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("output directory %s: %w", dir, err)
+	}
+	if err := lockFile(lock); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("lock %s: %w", lock.Name(), err)
+	}
+	s.lock = lock
+	return s, nil
+}
+
+func (s *Store) lockPath(label string) string {
+	return filepath.Join(s.Dir, "runs", label+".lock")
+}
+
+// Close releases the store's lock: from then on, a later process may take
+// this process's uncommitted files for a crash's leftovers.
+func (s *Store) Close() error {
+	if s.lock == nil {
+		return nil
+	}
+	os.Remove(s.lock.Name())
+	err := s.lock.Close()
+	s.lock = nil
+	return err
 }
 
 // Label returns the unique name of this process's parts.
@@ -155,8 +182,11 @@ type part struct {
 }
 
 // committedParts lists the committed parts of dir in name order, reading
-// the keys of their commit table.
-func committedParts(dir string, commit string) ([]part, error) {
+// the keys of their commit table. A part counts only if every table of it
+// exists: the commit table is written last, so a part lacking another table
+// has lost it after its commit, and its cells are to be run again.
+func committedParts(dir string, tables []TableDef) ([]part, error) {
+	commit := tables[0].Name
 	pattern := filepath.Join(dir, "parts", "*."+commit+".csv")
 	names, err := filepath.Glob(pattern)
 	if err != nil {
@@ -168,11 +198,21 @@ func committedParts(dir string, commit string) ([]part, error) {
 		if strings.HasPrefix(filepath.Base(name), ".") {
 			continue
 		}
+		base := strings.TrimSuffix(name, "."+commit+".csv")
+		complete := true
+		for _, t := range tables[1:] {
+			if _, err := os.Stat(base + "." + t.Name + ".csv"); err != nil {
+				complete = false
+			}
+		}
+		if !complete {
+			continue
+		}
 		keys, err := readKeys(name)
 		if err != nil {
 			return nil, err
 		}
-		parts = append(parts, part{base: strings.TrimSuffix(name, "."+commit+".csv"), keys: keys})
+		parts = append(parts, part{base: base, keys: keys})
 	}
 	return parts, nil
 }
@@ -207,7 +247,7 @@ func lines(data []byte) [][]byte {
 // Done returns how many committed rows each cell key has in the commit
 // table of dir (a cell is done when it has at least one).
 func Done(dir string, tables []TableDef) (map[string]int, error) {
-	parts, err := committedParts(dir, tables[0].Name)
+	parts, err := committedParts(dir, tables)
 	if err != nil {
 		return nil, err
 	}
@@ -220,11 +260,12 @@ func Done(dir string, tables []TableDef) (map[string]int, error) {
 	return done, nil
 }
 
-// CleanOrphans removes what crashed earlier processes of the same shard
-// label left behind: temporary files, and tables of parts whose commit
-// table never appeared. Files of other labels (shards that may be running
-// now) are left alone; readers ignore them anyway.
-func (s *Store) CleanOrphans(shardLabel string) error {
+// CleanOrphans removes what crashed processes left behind: temporary
+// files, and the tables of parts whose commit table never appeared. A
+// process is taken for crashed when its lock (runs/LABEL.lock) is free;
+// the files of processes that are still running, such as other shards or
+// a Kubernetes pod that is still shutting down, are left alone.
+func (s *Store) CleanOrphans() error {
 	dir := filepath.Join(s.Dir, "parts")
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -237,20 +278,31 @@ func (s *Store) CleanOrphans(shardLabel string) error {
 			have[b] = true
 		}
 	}
+	alive := map[string]bool{}
 	for _, e := range entries {
 		name := e.Name()
-		tmp := strings.HasPrefix(name, "."+shardLabel+"-")
-		if !tmp && !strings.HasPrefix(name, shardLabel+"-") {
+		tmp := strings.HasPrefix(name, ".")
+		base, _, _ := strings.Cut(strings.TrimPrefix(name, "."), ".")
+		i := strings.LastIndexByte(base, '-')
+		if i < 0 {
+			continue // not a part
+		}
+		proc := base[:i]
+		if _, ok := alive[proc]; !ok {
+			alive[proc] = proc == s.label || held(s.lockPath(proc))
+		}
+		if alive[proc] || !tmp && have[base] {
 			continue
 		}
-		if strings.HasPrefix(name, s.label) || strings.HasPrefix(name, "."+s.label) {
-			continue
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
 		}
-		base, _, _ := strings.Cut(name, ".")
-		if tmp || !have[base] {
-			if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return err
-			}
+	}
+	// Locks of crashed processes.
+	locks, _ := filepath.Glob(filepath.Join(s.Dir, "runs", "*.lock"))
+	for _, l := range locks {
+		if l != s.lock.Name() && !held(l) {
+			os.Remove(l)
 		}
 	}
 	return nil
@@ -291,7 +343,7 @@ type MergeStats struct {
 // an earlier, different grid) are left out.
 func Merge(dir string, keys []string, tables []TableDef) (MergeStats, error) {
 	stats := MergeStats{Rows: make(map[string]int)}
-	parts, err := committedParts(dir, tables[0].Name)
+	parts, err := committedParts(dir, tables)
 	if err != nil {
 		return stats, err
 	}
@@ -392,13 +444,26 @@ func mergeTable(dir, table string, parts []part, index map[string]int) (int, err
 	return rows, err
 }
 
-// Discard removes every part and merged table of dir (for a fresh start).
+// Discard removes every part, process record and merged file of dir (for a
+// fresh start). It refuses while another process holds a lock in dir.
 func Discard(dir string, tables []TableDef) error {
-	if err := os.RemoveAll(filepath.Join(dir, "parts")); err != nil {
-		return err
+	locks, _ := filepath.Glob(filepath.Join(dir, "runs", "*.lock"))
+	for _, l := range locks {
+		if held(l) {
+			return fmt.Errorf("another process is writing into %s (it holds %s)", dir, l)
+		}
 	}
+	for _, sub := range []string{"parts", "runs"} {
+		if err := os.RemoveAll(filepath.Join(dir, sub)); err != nil {
+			return err
+		}
+	}
+	files := []string{"manifest.json", "aggregate.csv"}
 	for _, t := range tables {
-		if err := os.Remove(filepath.Join(dir, t.Name+".csv")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		files = append(files, t.Name+".csv")
+	}
+	for _, f := range files {
+		if err := os.Remove(filepath.Join(dir, f)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 	}
