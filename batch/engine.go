@@ -48,12 +48,13 @@ type ExecStats struct {
 type Group struct{ Cells []*Cell }
 
 // Groups splits cells into batched groups: cells of the same parameter
-// point, in plan order, at most size per group (size <= 0: the cells spread
-// over the workers, at most 32 per group). Groups are ordered by their
-// first cell.
+// point, in plan order, at most size per group (size <= 0: at most 32, and
+// small enough that every worker gets about four groups, so that no core
+// idles long at the end of a run). Groups are ordered by their first cell.
 func Groups(cells []*Cell, workers, size int) []Group {
 	if size <= 0 {
-		size = max(1, min(32, (len(cells)+max(workers, 1)-1)/max(workers, 1)))
+		per := 4 * max(workers, 1)
+		size = max(1, min(32, (len(cells)+per-1)/per))
 	}
 	var out []Group
 	open := map[int]int{} // point -> index in out of its open group
@@ -121,6 +122,10 @@ func (pl *Plan) Execute(ctx context.Context, cells []*Cell, store *results.Store
 	for _, c := range cells {
 		workTotal += pl.Family.Work(c.Values)
 	}
+	// A failed commit stops the run: results that cannot be saved are not
+	// worth computing.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var workDone atomic.Int64
 	type finished struct {
 		out []results.CellOutput
@@ -158,6 +163,7 @@ func (pl *Plan) Execute(ctx context.Context, cells []*Cell, store *results.Store
 		}
 		if err := store.Commit(pending); err != nil {
 			commitErr = fmt.Errorf("commit results: %w", err)
+			cancel()
 			return
 		}
 		stats.Cells += len(pending)
@@ -199,6 +205,9 @@ loop:
 	stats.Wall = time.Since(start)
 	report(true)
 	if commitErr != nil {
+		if errors.Is(err, context.Canceled) {
+			err = nil // the cancellation was ours
+		}
 		return stats, errors.Join(commitErr, err)
 	}
 	return stats, err

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -129,6 +130,11 @@ func NewPlan(spec *Spec, families Families) (*Plan, error) {
 			fixed[p] = true
 		}
 	}
+	for _, a := range spec.Axes {
+		if a.Len() == 0 {
+			return nil, bad(a.Origin, "grid."+strings.Join(a.Params, "+"), "an axis needs at least one value")
+		}
+	}
 	var axes []Axis
 	for _, a := range presetAxes {
 		if !fixed[a.Params[0]] {
@@ -185,6 +191,7 @@ func NewPlan(spec *Spec, families Families) (*Plan, error) {
 	for _, p := range paired {
 		pairedSet[p] = true
 	}
+	pairedText := slices.Sorted(maps.Keys(pairedSet))
 	var keyText, seedText strings.Builder
 	pointKeys := map[string]string{}
 	for point := 0; point < total; point++ {
@@ -203,6 +210,9 @@ func NewPlan(spec *Spec, families Families) (*Plan, error) {
 		seedText.Reset()
 		fmt.Fprintf(&keyText, "batchrun cell v1\nroot=%d\nexperiment=%s\n", spec.Seed, fam.Name())
 		seedText.WriteString(keyText.String())
+		// The key also names what is paired: the same parameters with other
+		// pairing have other seeds, so they are other cells.
+		fmt.Fprintf(&keyText, "paired=%s\n", strings.Join(pairedText, ","))
 		for _, p := range schema {
 			line := p.Name + "=" + Format(pv.vals[p.Name]) + "\n"
 			keyText.WriteString(line)

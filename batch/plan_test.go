@@ -193,10 +193,16 @@ func TestCellIdentity(t *testing.T) {
 	if unpaired.Cells[0].Seed == unpaired.Cells[2].Seed {
 		t.Error("paired: [] still pairs modes")
 	}
+	// Other pairing, other seeds: other cells (a resume must not take them
+	// for done).
+	paired := mustPlan(t, "experiment: toy\nreplicates: 2\ngrid:\n  mode: [p, q]\n", &toyFamily{})
+	if paired.Cells[0].Key == unpaired.Cells[0].Key {
+		t.Error("the key does not depend on the pairing")
+	}
 	// Keys are stable across versions: a change here invalidates every
 	// run directory's resume.
-	if got := small.Cells[0].Key; got != "c526698a17d918b2" {
-		t.Errorf("key of toy a=3 replicate 0 is %s, was c526698a17d918b2: the key derivation changed", got)
+	if got := small.Cells[0].Key; got != "427553010573611c" {
+		t.Errorf("key of toy a=3 replicate 0 is %s, was 427553010573611c: the key derivation changed", got)
 	}
 }
 
@@ -214,6 +220,9 @@ func TestSpecErrors(t *testing.T) {
 		{"paired unknown", "experiment: toy\npaired: [mod]\n", `toy.yaml:2: paired: unknown parameter "mod"`},
 		{"resolve error", "experiment: toy\ngrid:\n  a: [12, 13]\n", "point a=13: parameter a = 13 is unlucky"},
 		{"null value", "experiment: toy\nset:\n  a:\n", "toy.yaml:3: set.a: missing value"},
+		{"infinite range", "experiment: toy\ngrid:\n  a: {from: 1, to: .inf, step: 1}\n", "toy.yaml:3: grid.a: a range needs finite numbers"},
+		{"tiny step", "experiment: toy\ngrid:\n  x: {from: 0, to: 1, step: 1e-300}\n", "toy.yaml:3: grid.x: range has"},
+		{"huge replicates", "experiment: toy\nreplicates: 1000000000\n", "toy.yaml:2: replicates:"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -228,13 +237,29 @@ func TestSpecErrors(t *testing.T) {
 	}
 }
 
-// The YAML written for a run directory parses back to the same plan.
+// The YAML written for a run directory parses back to the same plan, cells
+// in the same order (zip before grid, and --set axes after both).
 func TestSpecYAMLRoundTrip(t *testing.T) {
-	text := "experiment: toy\npreset: both\nseed: 3\nreplicates: [2, 5]\nset: {x: 0.25}\ngrid:\n  a: [1, 2]\nzip:\n  - {w: [\"1,1\", \"2,2\"], mode: [q, r]}\nout: runs/x\n"
-	a := mustPlan(t, text, &toyFamily{})
-	b := mustPlan(t, a.Spec.YAML(), &toyFamily{})
-	if !slices.Equal(a.Keys(), b.Keys()) || b.Spec.Out != "runs/x" {
-		t.Errorf("round trip changed the plan:\n%s", a.Spec.YAML())
+	for i, text := range []string{
+		"experiment: toy\npreset: both\nseed: 3\nreplicates: [2, 5]\nset: {x: 0.25}\ngrid:\n  a: [1, 2]\nzip:\n  - {w: [\"1,1\", \"2,2\"], mode: [q, r]}\nout: runs/x\n",
+		"experiment: toy\nzip:\n  - {w: [\"1,1\", \"2,2\"], x: [0.1, 0.2]}\ngrid:\n  a: [1, 2]\nreplicates: 2\nout: runs/x\n",
+	} {
+		spec, err := ParseSpec("toy.yaml", []byte(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		set := []string{"x=0.3,0.4", "mode=r,q"}[i]
+		if err := spec.Override((&toyFamily{}).Schema(), []string{set}); err != nil {
+			t.Fatal(err)
+		}
+		a, err := NewPlan(spec, toyFamilies(&toyFamily{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := mustPlan(t, a.Spec.YAML(), &toyFamily{})
+		if !slices.Equal(a.Keys(), b.Keys()) || b.Spec.Out != "runs/x" {
+			t.Errorf("round trip changed the plan:\n%s\n%s", text, a.Spec.YAML())
+		}
 	}
 }
 
@@ -293,7 +318,7 @@ func TestShardFromEnv(t *testing.T) {
 func TestGroups(t *testing.T) {
 	pl := mustPlan(t, "experiment: toy\nreplicates: 10\ngrid:\n  a: [1, 2]\n", &toyFamily{})
 	for _, tc := range []struct{ workers, size, groups, largest int }{
-		{1, 0, 2, 10}, {4, 0, 4, 5}, {2, 3, 8, 3}, {64, 0, 20, 1},
+		{1, 0, 4, 5}, {4, 0, 10, 2}, {2, 3, 8, 3}, {64, 0, 20, 1}, {1, 12, 2, 10},
 	} {
 		gs := Groups(pl.Cells, tc.workers, tc.size)
 		n, largest := 0, 0
@@ -318,6 +343,7 @@ func execute(t *testing.T, pl *Plan, dir string, cells []*Cell, opt ExecOptions)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer store.Close()
 	_, err = pl.Execute(context.Background(), cells, store, opt)
 	return err
 }
@@ -382,6 +408,7 @@ func TestExecuteKeepsCompletedWork(t *testing.T) {
 	pl2 := mustPlan(t, "experiment: toy\nreplicates: 1\ngrid:\n  a: [1, 2, 3, 4, 5, 6]\n", f2)
 	dir2 := t.TempDir()
 	store, _ := results.OpenStore(dir2, "s0of1", pl2.Columns, pl2.Tables())
+	defer store.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 75*time.Millisecond)
 	defer cancel()
 	_, err = pl2.Execute(ctx, pl2.Cells, store, ExecOptions{Workers: 1})
@@ -459,9 +486,31 @@ func BenchmarkCellOverhead(b *testing.B) {
 				if _, err := pl.Execute(context.Background(), pl.Cells, store, ExecOptions{Workers: 2, FlushEvery: flush}); err != nil {
 					b.Fatal(err)
 				}
+				store.Close()
 				cells += len(pl.Cells)
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(cells)/1e6, "ms/cell")
 		})
+	}
+}
+
+// A commit that fails stops the run: no more groups start.
+func TestCommitFailureStopsTheRun(t *testing.T) {
+	f := &toyFamily{sleep: 10 * time.Millisecond}
+	pl := mustPlan(t, "experiment: toy\nreplicates: 1\ngrid:\n  a: {from: 100, to: 149, step: 1}\n", f)
+	dir := t.TempDir()
+	store, err := results.OpenStore(dir, "s0of1", pl.Columns, pl.Tables())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	os.RemoveAll(filepath.Join(dir, "parts"))
+	os.WriteFile(filepath.Join(dir, "parts"), nil, 0o644) // parts is no longer a directory
+	_, err = pl.Execute(context.Background(), pl.Cells, store, ExecOptions{Workers: 1, FlushEvery: time.Nanosecond})
+	if err == nil || !strings.Contains(err.Error(), "commit results") || errors.Is(err, context.Canceled) {
+		t.Fatalf("error %v", err)
+	}
+	if n := f.runs.Load(); n > 5 {
+		t.Errorf("%d of 50 groups ran after the first commit failed", n)
 	}
 }

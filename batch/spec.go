@@ -198,8 +198,8 @@ func (s *Spec) parseReplicates(n *yaml.Node) ([]int, error) {
 	switch n.Kind {
 	case yaml.ScalarNode:
 		c, err := strconv.Atoi(n.Value)
-		if err != nil || c < 1 {
-			return nil, s.errAt(n, "replicates", fmt.Sprintf("%q: %s", n.Value, want))
+		if err != nil || c < 1 || c > MaxReplicates {
+			return nil, s.errAt(n, "replicates", fmt.Sprintf("%q: %s (at most %d)", n.Value, want, MaxReplicates))
 		}
 		return Count(c), nil
 	case yaml.SequenceNode:
@@ -227,8 +227,8 @@ func (s *Spec) parseReplicates(n *yaml.Node) ([]int, error) {
 		}
 		from, err1 := strconv.Atoi(m["from"])
 		to, err2 := strconv.Atoi(m["to"])
-		if err1 != nil || err2 != nil || from < 0 || to < from {
-			return nil, s.errAt(n, "replicates", "want integers 0 <= from <= to")
+		if err1 != nil || err2 != nil || from < 0 || to < from || to-from >= MaxReplicates {
+			return nil, s.errAt(n, "replicates", fmt.Sprintf("want integers 0 <= from <= to, at most %d replicates", MaxReplicates))
 		}
 		var out []int
 		for r := from; r <= to; r++ {
@@ -238,6 +238,9 @@ func (s *Spec) parseReplicates(n *yaml.Node) ([]int, error) {
 	}
 	return nil, s.errAt(n, "replicates", want)
 }
+
+// MaxReplicates bounds the replicates of a spec.
+const MaxReplicates = 10_000_000
 
 // Count returns the replicate indices 0..n-1.
 func Count(n int) []int {
@@ -356,8 +359,8 @@ func (s *Spec) axisValues(n *yaml.Node, field string) ([]string, error) {
 func expandRange(m map[string]string) ([]string, string) {
 	from, err1 := strconv.ParseFloat(m["from"], 64)
 	to, err2 := strconv.ParseFloat(m["to"], 64)
-	if m["from"] == "" || m["to"] == "" || err1 != nil || err2 != nil {
-		return nil, "a range needs numbers from and to"
+	if m["from"] == "" || m["to"] == "" || err1 != nil || err2 != nil || math.IsInf(from, 0) || math.IsInf(to, 0) || math.IsNaN(from) || math.IsNaN(to) {
+		return nil, "a range needs finite numbers from and to"
 	}
 	_, hasStep := m["step"]
 	_, hasNum := m["num"]
@@ -376,17 +379,18 @@ func expandRange(m map[string]string) ([]string, string) {
 			return nil, "scale: log needs num, not step"
 		}
 		step, err := strconv.ParseFloat(m["step"], 64)
-		if err != nil || step <= 0 {
-			return nil, "step must be a number > 0"
+		if err != nil || !(step > 0) || math.IsInf(step, 0) {
+			return nil, "step must be a finite number > 0"
 		}
 		if to < from {
 			return nil, "from must be <= to"
 		}
 		ints = ints && isInt(m["step"])
-		n := int(math.Floor((to-from)/step*(1+1e-12))) + 1
-		if n > 1_000_000 {
-			return nil, fmt.Sprintf("range has %d values (at most 1000000)", n)
+		count := math.Floor((to-from)/step*(1+1e-12)) + 1
+		if !(count <= 1_000_000) {
+			return nil, fmt.Sprintf("range has %g values (at most 1000000)", count)
 		}
+		n := int(count)
 		for i := 0; i < n; i++ {
 			vals = append(vals, from+float64(i)*step)
 		}
@@ -534,6 +538,9 @@ func (s *Spec) Override(schema Schema, sets []string) error {
 			for _, t := range splitList(text) {
 				a.Values = append(a.Values, []string{t})
 			}
+			if len(a.Values) == 0 {
+				return &SpecError{Source: "--set", Field: name, Msg: fmt.Sprintf("%q: an axis needs at least one value", text)}
+			}
 			s.Axes = append(s.Axes, a)
 			continue
 		}
@@ -592,36 +599,35 @@ func (s *Spec) YAML() string {
 			fmt.Fprintf(&b, "  %s: %s\n", st.Name, q(st.Text))
 		}
 	}
-	var zips []Axis
-	grid := false
-	for _, a := range s.Axes {
-		if len(a.Params) > 1 {
-			zips = append(zips, a)
-			continue
-		}
-		if !grid {
-			b.WriteString("grid:\n")
-			grid = true
-		}
+	// Axes keep their order (it is the plan's order): the leading
+	// one-parameter axes go under grid:, everything from the first zipped
+	// axis on under zip: (a one-parameter axis as a group of one).
+	lead := 0
+	for lead < len(s.Axes) && len(s.Axes[lead].Params) == 1 {
+		lead++
+	}
+	values := func(a Axis, j int) string {
 		vals := make([]string, len(a.Values))
 		for i, v := range a.Values {
-			vals[i] = q(v[0])
+			vals[i] = q(v[j])
 		}
-		fmt.Fprintf(&b, "  %s: [%s]\n", a.Params[0], strings.Join(vals, ", "))
+		return "[" + strings.Join(vals, ", ") + "]"
 	}
-	if len(zips) > 0 {
+	if lead > 0 {
+		b.WriteString("grid:\n")
+		for _, a := range s.Axes[:lead] {
+			fmt.Fprintf(&b, "  %s: %s\n", a.Params[0], values(a, 0))
+		}
+	}
+	if lead < len(s.Axes) {
 		b.WriteString("zip:\n")
-		for _, a := range zips {
+		for _, a := range s.Axes[lead:] {
 			for j, p := range a.Params {
-				vals := make([]string, len(a.Values))
-				for i, v := range a.Values {
-					vals[i] = q(v[j])
-				}
-				lead := "    "
+				prefix := "    "
 				if j == 0 {
-					lead = "  - "
+					prefix = "  - "
 				}
-				fmt.Fprintf(&b, "%s%s: [%s]\n", lead, p, strings.Join(vals, ", "))
+				fmt.Fprintf(&b, "%s%s: %s\n", prefix, p, values(a, j))
 			}
 		}
 	}
