@@ -4,8 +4,9 @@ BIN := bin/batchrun
 
 .PHONY: run test test-go test-slurm test-short build bench vet fmt clean
 
-# The main job on its embedded default: paper000, 4 seeds, the four
-# zeroth-order modes side by side (about a minute on 2 cores).
+# The main job on its embedded default: paper000, every mode and fixed
+# policy side by side, 4 replicates (about 15 s on 2 cores; a second
+# `make run` resumes: it finds every cell done and only reports).
 run: build
 	./$(BIN) run
 
@@ -40,7 +41,7 @@ test-short:
 
 # Benchmarks of the hot path (compare runs with benchstat).
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 2s ./kernels/... ./algo/...
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./kernels/... ./algo/... ./batch/...
 
 vet:
 	$(GO) vet ./...

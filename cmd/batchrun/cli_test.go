@@ -72,7 +72,7 @@ func TestBadInputExits2AndWritesNothing(t *testing.T) {
 		{"bad mode", "", []string{"--set", "mode=async,nope"}, []string{"--set mode", "parameter mode", `"nope": unknown value`, "fixed-delay"}},
 		{"NaN", "", []string{"--set", "mu=NaN"}, []string{"parameter mu", "finite"}},
 		{"no equals", "", []string{"--set", "N"}, []string{`--set: "N"`, "name=value"}},
-		{"zero replicates flag", "", []string{"--replicates", "0"}, []string{"--replicates 0", "count >= 1"}},
+		{"zero replicates flag", "", []string{"--replicates", "0"}, []string{"--replicates 0", "want a count in [1,"}},
 		{"replicate list", "", []string{"--seed-list", "5-2"}, []string{"5-2", "a <= b"}},
 		{"two replicate flags", "", []string{"--seeds", "3", "--seed-list", "1"}, []string{"give one of"}},
 		{"unknown flag", "", []string{"--seedz", "3"}, []string{"seedz"}},
@@ -188,6 +188,36 @@ func assertNoPartialFiles(t *testing.T, dir string) {
 		}
 		return nil
 	})
+}
+
+// --fresh discards the results in the directory and runs everything again;
+// summarize refuses merged tables older than the spec.
+func TestFreshAndStaleMerge(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	args := []string{"run", "--out", dir, "--set", "T=6", "--set", "N=4", "--set", "mode=sync", "--progress", "none"}
+	mustRun(t, append(args, "--seeds", "2")...)
+	_, _, stderr := runCLI(t, context.Background(), append(args, "--seeds", "2", "--fresh")...)
+	if !strings.Contains(stderr, "0 done, 2 to run") {
+		t.Fatalf("--fresh did not start over: %s", stderr)
+	}
+	if runs, _ := filepath.Glob(filepath.Join(dir, "runs", "*.json")); len(runs) != 1 {
+		t.Errorf("%d process records after --fresh, want 1", len(runs))
+	}
+	// Grow the grid in a shard: the merged tables are now stale.
+	mustRun(t, append(args, "--seeds", "4", "--shard", "0/2", "--quiet")...)
+	code, _, stderr := runCLI(t, context.Background(), "summarize", dir)
+	if code != exitUsage || !strings.Contains(stderr, "older than its spec.yaml") {
+		t.Errorf("summarize of stale tables: exit %d %s", code, stderr)
+	}
+	// Resuming through the run directory's own spec.yaml, from elsewhere.
+	wd, _ := os.Getwd()
+	defer os.Chdir(wd)
+	os.Chdir(t.TempDir())
+	out := mustRun(t, "run", filepath.Join(dir, "spec.yaml"), "--quiet")
+	if !strings.Contains(out, "4 cells merged in "+dir) {
+		t.Errorf("resume through spec.yaml: %s", out)
+	}
+	mustRun(t, "summarize", dir)
 }
 
 func TestTooLargeForMemoryIsRefused(t *testing.T) {

@@ -3,12 +3,18 @@
 //
 // Usage:
 //
-//	batchrun run [--preset NAME] [--seeds S | --seed-list LIST] [--set key=value ...] [--out DIR]
+//	batchrun run [SPEC.yaml] [--preset NAME] [--set name=value ...] [--replicates N] [--out DIR] [--shard i/n|auto]
+//	batchrun plan [SPEC.yaml] [flags]
+//	batchrun merge DIR
+//	batchrun summarize DIR
+//	batchrun plot DIR --x COLUMN --y COLUMN [--by COLUMN,...] --out FILE
+//	batchrun spec --example
 //	batchrun presets [NAME]
 //	batchrun version
 //
-// Exit codes: 0 success, 1 the run failed, 2 bad usage or input (nothing is
-// written), 130 interrupted (no results are written). A first SIGINT or
+// Exit codes: 0 success, 1 the run failed (or merge found a gap or a
+// duplicate), 2 bad usage or input (nothing is written), 130 interrupted
+// (completed cells are kept; the same command resumes). A first SIGINT or
 // SIGTERM stops the run cleanly; a second one ends the process at once.
 package main
 

@@ -38,10 +38,10 @@ const runUsage = `Usage: batchrun run [SPEC.yaml] [flags]
 Runs a sweep: the cells (parameter point x replicate) of the spec file, of
 --preset, or of the embedded default (paper000, every mode, 4 replicates).
 Cells of one parameter point run as one batched group; groups run on all
-cores. Completed cells are committed to DIR/parts every few seconds, so an
-interrupted or killed run loses at most the groups under way: run the same
-command again and it skips every finished cell (growing the grid runs only
-the new cells). When every cell of the plan is done, the run merges them
+cores. Completed cells are committed to DIR/parts every --flush-every, so
+an interrupted run loses only the groups under way, and a killed one also
+those completed since the last commit: run the same command again and it
+skips every finished cell (growing the grid runs only the new cells). When every cell of the plan is done, the run merges them
 into DIR/trace.csv, summary.csv, eval.csv, timing.csv and manifest.json and
 prints a report.
 
@@ -72,7 +72,7 @@ func addSpecFlags(fs *flag.FlagSet) *specFlags {
 	f.replicates = fs.String("replicates", "", "replicates per parameter point: a count n (0..n-1), a range a-b, or a list 3,5,9 (overrides the spec)")
 	f.seeds = fs.Int("seeds", 0, "the same as --replicates n")
 	f.seedList = fs.String("seed-list", "", "the same as --replicates LIST")
-	fs.Var(&f.sets, "set", "set a parameter, name=value (repeatable); name=a,b,c makes an axis")
+	fs.Var(&f.sets, "set", "set a parameter, name=value (repeatable); name=a,b,c makes an axis (for a list-valued parameter such as hidden, a,b,c is one value)")
 	f.out = fs.String("out", "", "run directory (default: the spec's out, or runs/NAME)")
 	f.shard = fs.String("shard", "", "run one shard: i/n (0 <= i < n), or auto (Slurm array or Kubernetes Indexed Job)")
 	f.shards = fs.Int("shards", 0, "number of shards for --shard auto under Kubernetes (the Job's completions)")
@@ -93,8 +93,10 @@ func (f *specFlags) load(fs *flag.FlagSet, fams batch.Families) (*batch.Plan, ba
 	case fs.NArg() == 1:
 		spec, err = batch.LoadSpec(fs.Arg(0))
 		name = strings.TrimSuffix(filepath.Base(fs.Arg(0)), filepath.Ext(fs.Arg(0)))
-		if name == "spec" { // a run directory's own spec.yaml
-			name = filepath.Base(filepath.Dir(fs.Arg(0)))
+		if err == nil && isRunDir(filepath.Dir(fs.Arg(0))) && filepath.Base(fs.Arg(0)) == "spec.yaml" {
+			// A run directory's own spec: it resumes that directory, from
+			// whatever working directory.
+			spec.Out = filepath.Dir(fs.Arg(0))
 		}
 	case *f.preset != "":
 		spec, err = presetSpec(*f.preset, fams)
@@ -145,6 +147,12 @@ func (f *specFlags) load(fs *flag.FlagSet, fams batch.Families) (*batch.Plan, ba
 	return plan, shard, nil
 }
 
+// isRunDir reports whether dir holds the records of batchrun runs.
+func isRunDir(dir string) bool {
+	st, err := os.Stat(filepath.Join(dir, "runs"))
+	return err == nil && st.IsDir()
+}
+
 // replicateList reads --replicates, --seeds and --seed-list (nil: none given).
 func (f *specFlags) replicateList(fs *flag.FlagSet) ([]int, error) {
 	given := map[string]bool{}
@@ -161,15 +169,15 @@ func (f *specFlags) replicateList(fs *flag.FlagSet) ([]int, error) {
 	}
 	switch {
 	case given["seeds"]:
-		if *f.seeds < 1 {
-			return nil, usagef("--seeds %d: want a count >= 1", *f.seeds)
+		if *f.seeds < 1 || *f.seeds > batch.MaxReplicates {
+			return nil, usagef("--seeds %d: want a count in [1, %d]", *f.seeds, batch.MaxReplicates)
 		}
 		return batch.Count(*f.seeds), nil
 	case given["replicates"]:
 		text = *f.replicates
 		if c, err := strconv.Atoi(text); err == nil {
-			if c < 1 {
-				return nil, usagef("--replicates %d: want a count >= 1", c)
+			if c < 1 || c > batch.MaxReplicates {
+				return nil, usagef("--replicates %d: want a count in [1, %d]", c, batch.MaxReplicates)
 			}
 			return batch.Count(c), nil
 		}
@@ -187,8 +195,8 @@ func (f *specFlags) replicateList(fs *flag.FlagSet) ([]int, error) {
 		if isRange {
 			b, err2 = strconv.Atoi(hi)
 		}
-		if err1 != nil || err2 != nil || a < 0 || b < a || b-a > 1<<20 {
-			return nil, usagef("replicates %q: %q is not an index >= 0 or a range a-b (a <= b)", text, field)
+		if err1 != nil || err2 != nil || a < 0 || b < a || len(out)+b-a >= batch.MaxReplicates {
+			return nil, usagef("replicates %q: %q is not an index >= 0 or a range a-b (a <= b), or makes more than %d replicates", text, field, batch.MaxReplicates)
 		}
 		for r := a; r <= b; r++ {
 			if seen[r] {
@@ -255,16 +263,17 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 	if err := plan.CheckMemory(groups, *workers, batch.AvailableMemory()*9/10); err != nil {
 		return usageError{err}
 	}
-	store, err := results.OpenStore(dir, shard.Label(), plan.Columns, plan.Tables())
-	if err != nil {
-		return usageError{err}
-	}
 	if *fresh {
 		if err := results.Discard(dir, plan.Tables()); err != nil {
 			return fmt.Errorf("--fresh: %w", err)
 		}
 	}
-	if err := store.CleanOrphans(shard.Label()); err != nil {
+	store, err := results.OpenStore(dir, shard.Label(), plan.Columns, plan.Tables())
+	if err != nil {
+		return usageError{err}
+	}
+	defer store.Close()
+	if err := store.CleanOrphans(); err != nil {
 		return fmt.Errorf("clean up after an earlier crash: %w", err)
 	}
 	done, err := results.Done(dir, plan.Tables())

@@ -38,9 +38,10 @@ func loadRunDir(dir string) (*batch.Plan, error) {
 const mergeUsage = `Usage: batchrun merge DIR
 
 Merges the committed cells of every shard and resumed run in DIR into
-trace.csv, summary.csv, eval.csv and timing.csv (rows in the plan's
-canonical order, so the files do not depend on how the work was split) and
-writes manifest.json listing every process. Every cell of the plan in
+trace.csv, summary.csv, eval.csv and timing.csv, rows in the plan's
+canonical order: trace, summary and eval do not depend on how the work was
+split (timing.csv holds wall times and group sizes, which do). Writes
+manifest.json listing every process. Every cell of the plan in
 DIR/spec.yaml must be present exactly once: on a gap or a duplicate, merge
 writes nothing, names the cells, and exits 1.
 `
@@ -192,7 +193,7 @@ func mergeError(dir string, plan *batch.Plan, prob *results.MergeProblem) error 
 		if n > show {
 			fmt.Fprintf(&b, "  ... and %d more\n", n-show)
 		}
-		fmt.Fprintf(&b, "remove all but one of each part group from %s (all files of a part share its name) and merge again", filepath.Join(dir, "parts"))
+		fmt.Fprintf(&b, "the same cell computed twice gives the same rows: remove the files of one of the two parts named for each cell from %s (a part's files share its name; remove a part only if all its cells are listed here, or the removal opens gaps, which merge then reports) and merge again", filepath.Join(dir, "parts"))
 	}
 	return errors.New(strings.TrimRight(b.String(), "\n"))
 }
@@ -256,7 +257,24 @@ func mergedManifest(dir string) (*results.Manifest, error) {
 	if m.Status != "merged" {
 		return nil, usagef("%s is not merged yet: run batchrun merge %s", dir, dir)
 	}
+	// A run after the merge (a grown grid, more replicates) makes the merged
+	// tables stale.
+	if spec, err := os.ReadFile(filepath.Join(dir, "spec.yaml")); err == nil && specBody(string(spec)) != specBody(m.Spec) {
+		return nil, usagef("the merged tables of %s are older than its spec.yaml (the sweep changed since): run batchrun merge %s", dir, dir)
+	}
 	return m, nil
+}
+
+// specBody returns a spec's text without comments and its out line (the
+// same run directory may be named by different paths).
+func specBody(text string) string {
+	var keep []string
+	for _, l := range strings.Split(text, "\n") {
+		if !strings.HasPrefix(l, "#") && !strings.HasPrefix(l, "out:") {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "\n")
 }
 
 // paramColumns returns the columns that identify a parameter point: every
