@@ -305,8 +305,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 			fmt.Fprintf(stderr, format+"\n", a...)
 		}
 	}
-	say("batchrun: %s: %d cells in the plan, shard %s has %d: %d done, %d to run in %d groups on %d workers (%s)",
-		dir, len(plan.Cells), shard, len(cells), len(cells)-len(todo), len(todo), len(batch.Groups(todo, *workers, *group)), *workers, be)
+	say("batchrun: %s: %d cells in the plan, shard %s has %d: %d done, %d to run in %s on %s (%s)",
+		dir, len(plan.Cells), shard, len(cells), len(cells)-len(todo), len(todo), plural(len(batch.Groups(todo, *workers, *group)), "group"), plural(*workers, "worker"), be)
 	stats, runErr := plan.Execute(ctx, todo, store, batch.ExecOptions{
 		Workers: *workers, GroupSize: *group, FlushEvery: *flushEvery,
 		Progress: batch.NewProgress(stderr, style, *every, shard.Label()),
