@@ -154,4 +154,8 @@ type Backend interface {
 	Rates(*Rates)
 	Perturb(*Perturb)
 	Update(*Update)
+	// FillNormal32 writes standard normals first, first+1, ... of a Philox
+	// stream to dst, bit for bit what philox.FillNormal32 writes (the
+	// channel processes draw their innovations with it).
+	FillNormal32(dst []float32, key, stream, first uint64)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/batchrun/batchrun/channel"
+	"github.com/batchrun/batchrun/kernels"
 	"github.com/batchrun/batchrun/policy"
 )
 
@@ -15,9 +16,9 @@ import (
 // U[0, Pmax] per sample and link. With held-out evaluation on, the policy's
 // held-out sum-rate is recorded at the same iterations as a learning mode's
 // (it does not change).
-func baselineRun(ctx context.Context, cfg *Config, seed uint64, progress func(int)) (SeedTrace, error) {
+func baselineRun(ctx context.Context, cfg *Config, seed uint64, be kernels.Backend, progress func(int)) (SeedTrace, error) {
 	key := SeedKey(seed)
-	proc, err := newProcess(cfg, key, tagFading)
+	proc, err := newProcess(cfg, key, tagFading, be)
 	if err != nil {
 		return SeedTrace{}, err
 	}
@@ -45,7 +46,7 @@ func baselineRun(ctx context.Context, cfg *Config, seed uint64, progress func(in
 		progress(T % 64)
 	}
 	if cfg.EvalEvery > 0 {
-		ref, err := evalReference(cfg, seed)
+		ref, err := evalReference(cfg, seed, be)
 		if err != nil {
 			return SeedTrace{}, err
 		}
@@ -78,9 +79,9 @@ type EvalReference struct {
 // evalReference computes full power, WMMSE and (for a fixed-policy mode)
 // that policy on a seed's held-out set. Random power on the held-out set
 // draws from its own stream (agent 1 of tagRandomPower).
-func evalReference(cfg *Config, seed uint64) (EvalReference, error) {
+func evalReference(cfg *Config, seed uint64, be kernels.Backend) (EvalReference, error) {
 	key := SeedKey(seed)
-	ev, err := newEvalSet(cfg, []uint64{key})
+	ev, err := newEvalSet(cfg, []uint64{key}, be)
 	if err != nil {
 		return EvalReference{}, err
 	}

@@ -1,6 +1,7 @@
 package zo
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/batchrun/batchrun/kernels/cpu"
@@ -52,5 +53,54 @@ func BenchmarkIteration(b *testing.B) {
 			b.ReportMetric(perSeed/1e3, "us/iter/seed")
 			b.ReportMetric(perSeed*2000/1e9, "s/seed-run")
 		})
+	}
+}
+
+// BenchmarkScaling measures one iteration per seed over the agent count at
+// constant density (geometry=density: L = 24 sqrt(N/24), l = 6), so that
+// the time can be fitted to the spec's cost model O(N B params + N^2 B):
+// the exponent in N must approach 2 (the channel and the message buffers),
+// never 3. Run with -benchtime 3x; N = 1024 takes seconds per iteration
+// on the generic kernels.
+func BenchmarkScaling(b *testing.B) {
+	for _, mode := range []string{ModeAsync, ModeSync} {
+		for _, n := range []int{24, 64, 256, 1024} {
+			b.Run(fmt.Sprintf("%s/N=%d", mode, n), func(b *testing.B) {
+				seeds := max(1, min(8, 4096/n))
+				v, err := Schema().Resolve(nil, []string{"mode=" + mode, "geometry=density", fmt.Sprintf("N=%d", n), "T=1000"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				cfg, err := NewConfig(v)
+				if err != nil {
+					b.Fatal(err)
+				}
+				ids := make([]uint64, seeds)
+				for i := range ids {
+					ids[i] = uint64(i)
+				}
+				g, err := newGroup(&cfg, mode, cpu.New(), ids)
+				if err != nil {
+					b.Fatal(err)
+				}
+				traces := make([]SeedTrace, seeds)
+				for s := range traces {
+					traces[s].SumRate = make([]float64, cfg.T)
+				}
+				t := 0
+				for ; t < 3; t++ {
+					g.step(t, traces)
+				}
+				for b.Loop() {
+					if t == cfg.T {
+						b.Fatal("benchmark ran past its horizon")
+					}
+					g.step(t, traces)
+					t++
+				}
+				perSeed := float64(b.Elapsed().Nanoseconds()) / float64(b.N) / float64(seeds)
+				b.ReportMetric(perSeed/1e6, "ms/iter/seed")
+			})
+		}
 	}
 }

@@ -20,12 +20,12 @@ type evalSet struct {
 	rates kernels.Rates
 }
 
-func newEvalSet(cfg *Config, keys []uint64) (*evalSet, error) {
+func newEvalSet(cfg *Config, keys []uint64, be kernels.Backend) (*evalSet, error) {
 	S, M, N, K := len(keys), cfg.EvalSamples, cfg.N, cfg.K
 	ev := &evalSet{M: M, h: make([]float32, S*M*N*N), x: make([]float32, S*M*N*K), power: make([]float32, S*M*N), rate: make([]float64, S*N)}
 	burnH, burnX := make([]float32, N*N), make([]float32, N*K)
 	for s, key := range keys {
-		proc, err := newProcess(cfg, key, tagEvalFading)
+		proc, err := newProcess(cfg, key, tagEvalFading, be)
 		if err != nil {
 			return nil, err
 		}

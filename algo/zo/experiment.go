@@ -47,7 +47,7 @@ func Run(ctx context.Context, cfg *Config, seeds []uint64, be kernels.Backend, p
 	if IsBaseline(cfg.Mode) {
 		traces := make([]SeedTrace, len(seeds))
 		for i, seed := range seeds {
-			tr, err := baselineRun(ctx, cfg, seed, progress)
+			tr, err := baselineRun(ctx, cfg, seed, be, progress)
 			if err != nil {
 				return nil, fmt.Errorf("zo: %s of seed %d: %w", cfg.Mode, seed, err)
 			}

@@ -112,7 +112,7 @@ func (f Family) RunGroup(ctx context.Context, cells []*batch.Cell, progress func
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
-			if ref, err = evalReference(&cfg, tr.Seed); err != nil {
+			if ref, err = evalReference(&cfg, tr.Seed, f.Backend); err != nil {
 				return nil, err
 			}
 		}

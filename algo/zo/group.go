@@ -85,7 +85,7 @@ func newGroup(cfg *Config, mode string, be kernels.Backend, seeds []uint64) (*gr
 	for s, seed := range seeds {
 		key := SeedKey(seed)
 		g.keys[s] = key
-		proc, err := newProcess(cfg, key, tagFading)
+		proc, err := newProcess(cfg, key, tagFading, be)
 		if err != nil {
 			return nil, err
 		}
@@ -135,7 +135,7 @@ func newGroup(cfg *Config, mode string, be kernels.Backend, seeds []uint64) (*gr
 		Ring: g.ring, RingSeedStride: A * g.slots * P, RingAgentStride: g.slots * P, Coef: g.coef,
 	}
 	if cfg.EvalEvery > 0 {
-		ev, err := newEvalSet(cfg, g.keys)
+		ev, err := newEvalSet(cfg, g.keys, be)
 		if err != nil {
 			return nil, err
 		}
@@ -148,15 +148,25 @@ func newGroup(cfg *Config, mode string, be kernels.Backend, seeds []uint64) (*gr
 // newProcess returns the channel process of a seed on the given stream tag:
 // the geometry is always the seed's own (tagGeometry), so training and
 // held-out channels share positions and differ in fading only.
-func newProcess(cfg *Config, key uint64, tag uint64) (channel.Process, error) {
+func newProcess(cfg *Config, key uint64, tag uint64, be kernels.Backend) (channel.Process, error) {
 	if cfg.Channel == "rayleigh" {
-		return channel.NewRayleigh(cfg.N, key, stream(tag, 0, 0))
+		r, err := channel.NewRayleigh(cfg.N, key, stream(tag, 0, 0))
+		if err != nil {
+			return nil, err
+		}
+		r.UseNormals(be.FillNormal32)
+		return r, nil
 	}
 	geo, err := channel.NewGeometry(cfg.N, cfg.L, cfg.LOffset, key, stream(tagGeometry, 0, 0))
 	if err != nil {
 		return nil, err
 	}
-	return channel.NewAR1(geo.PathLoss(cfg.PLExp), cfg.C, cfg.Threshold, key, stream(tag, 0, 0))
+	ar, err := channel.NewAR1(geo.PathLoss(cfg.PLExp), cfg.C, cfg.Threshold, key, stream(tag, 0, 0))
+	if err != nil {
+		return nil, err
+	}
+	ar.UseNormals(be.FillNormal32)
+	return ar, nil
 }
 
 // initTheta draws the initial policies: PyTorch's nn.Linear initialisation,

@@ -363,7 +363,7 @@ func TestHeldOutEvaluation(t *testing.T) {
 							t.Errorf("T=%d E=%d %s seed %d: held-out evaluation %+v, want the constant %g", tc.T, tc.E, mode, seeds[s], e, want)
 						}
 					}
-					ref, err := evalReference(&cfg, seeds[s])
+					ref, err := evalReference(&cfg, seeds[s], cpu.New())
 					if err != nil {
 						t.Fatal(err)
 					}

@@ -183,6 +183,11 @@ func (*Backend) Perturb(p *kernels.Perturb) {
 	}
 }
 
+// FillNormal32 writes standard normals (see kernels.Backend).
+func (*Backend) FillNormal32(dst []float32, key, stream, first uint64) {
+	philox.FillNormal32(dst, key, stream, first)
+}
+
 // Update applies the age-grouped zeroth-order update (see kernels.Update).
 func (*Backend) Update(u *kernels.Update) {
 	P := u.P
