@@ -80,19 +80,20 @@ func (p *AR1) Next(h []float32) {
 	if p.sample == 0 {
 		copy(f, w)
 	} else {
+		a, b := p.a, p.b
 		for i := range f {
-			f[i] = float32(p.a*f[i]) + float32(p.b*w[i])
+			f[i] = float32(a*f[i]) + float32(b*w[i])
 		}
 	}
+	// |f * pl|, zeroed where <= threshold, without branches (the outcome
+	// is random, so a branch would be mispredicted half the time): for
+	// non-negative floats, the order of the bit patterns is the order of
+	// the numbers.
+	t := math.Float32bits(p.threshold)
 	for i := range h {
-		v := f[i] * pl[i]
-		if v < 0 {
-			v = -v
-		}
-		if v <= p.threshold {
-			v = 0
-		}
-		h[i] = v
+		v := math.Float32bits(f[i]*pl[i]) &^ (1 << 31)
+		keep := uint32(int32(t-v) >> 31) // all ones where v > t
+		h[i] = math.Float32frombits(v & keep)
 	}
 	p.sample++
 }
