@@ -150,6 +150,10 @@ type Update struct {
 type Backend interface {
 	// Name identifies the backend and its kernel set, e.g. "cpu/generic".
 	Name() string
+	// ForwardScratchLen returns the work space Forward needs for f on this
+	// backend (at least f.ScratchLen()); with a Scratch that long, Forward
+	// never allocates.
+	ForwardScratchLen(f *Forward) int
 	Forward(*Forward)
 	Rates(*Rates)
 	Perturb(*Perturb)

@@ -1,27 +1,131 @@
-// Package cpu is the CPU backend of package kernels in pure Go: batched,
-// allocation-free after warm-up, and safe for concurrent use. It is the
-// generic kernel set; SIMD variants selected at run time come on top of it
-// and are tested against it.
+// Package cpu is the CPU backend of package kernels: batched,
+// allocation-free after warm-up, and safe for concurrent use. The generic
+// kernels are pure Go; the AVX2 and AVX-512 variants (Go assembly generated
+// with avo, each routine with a pure-Go twin) are chosen once, when a
+// Backend is made: by $BATCHRUN_KERNELS or the --kernels flag, else the best
+// the CPU runs (cpuid). Every variant is tested against the generic kernels.
 package cpu
 
 import (
+	"fmt"
 	"math"
+	"os"
+	"strings"
 	"sync"
+
+	"github.com/klauspost/cpuid/v2"
 
 	"github.com/batchrun/batchrun/kernels"
 	"github.com/batchrun/batchrun/kernels/philox"
 )
 
-// Backend is the pure-Go CPU backend. The zero value is ready to use.
+// The kernel variants.
+const (
+	Generic = "generic" // pure Go
+	AVX2    = "avx2"    // AVX2 and FMA3
+	AVX512  = "avx512"  // AVX-512 F, DQ, BW, VL
+)
+
+// Variants lists the kernel variants, best first.
+func Variants() []string { return []string{AVX512, AVX2, Generic} }
+
+// Supported reports whether this CPU runs a variant.
+func Supported(variant string) bool {
+	switch variant {
+	case Generic:
+		return true
+	case AVX2:
+		return cpuid.CPU.Supports(cpuid.AVX, cpuid.AVX2, cpuid.FMA3)
+	case AVX512:
+		return cpuid.CPU.Supports(cpuid.AVX, cpuid.AVX2, cpuid.FMA3, cpuid.AVX512F, cpuid.AVX512DQ, cpuid.AVX512BW, cpuid.AVX512VL)
+	}
+	return false
+}
+
+// Best returns the best variant this CPU runs.
+func Best() string {
+	for _, v := range Variants() {
+		if Supported(v) {
+			return v
+		}
+	}
+	return Generic
+}
+
+// EnvVariable names the environment variable that picks the kernels of New:
+// generic, avx2, avx512, or auto (the default: Best).
+const EnvVariable = "BATCHRUN_KERNELS"
+
+// Backend is the CPU backend: the generic pure-Go kernels, or a SIMD
+// variant of some of them (chosen at construction, never changed). The
+// variants compute the same operations: normals bit for bit; the update bit
+// for bit; the forward pass and the rates to float tolerance (FMA and a
+// vectorized log2; see forward_simd.go and rates_simd.go).
 type Backend struct {
+	variant string
+	forward func(*kernels.Forward, []float32) // nil: generic
+	rates   func(*kernels.Rates)
+	update  func(*kernels.Update)
+	normals func(dst []float32, key, stream, first uint64)
 	scratch sync.Pool // *[]float32 work buffers, reused across calls
 }
 
-// New returns a CPU backend.
-func New() *Backend { return &Backend{} }
+// New returns the backend with the kernels named by $BATCHRUN_KERNELS, or
+// the best this CPU runs when it is unset, "auto", or names kernels the CPU
+// cannot run (the command line checks the variable and reports that).
+func New() *Backend {
+	name := os.Getenv(EnvVariable)
+	if be, err := NewVariant(name); err == nil {
+		return be
+	}
+	be, _ := NewVariant("auto")
+	return be
+}
 
-// Name returns "cpu/generic".
-func (*Backend) Name() string { return "cpu/generic" }
+// NewVariant returns the backend with the named kernels: generic, avx2,
+// avx512, or auto ("" too) for Best.
+func NewVariant(name string) (*Backend, error) {
+	if name == "" || name == "auto" {
+		name = Best()
+	}
+	be := &Backend{variant: name, normals: philox.FillNormal32}
+	switch name {
+	case Generic:
+	case AVX2, AVX512:
+		if !Supported(name) {
+			return nil, fmt.Errorf("kernels %s: this CPU lacks the instructions (%s runs: %s)", name, cpuid.CPU.BrandName, strings.Join(supported(), ", "))
+		}
+		if name == AVX512 {
+			be.forward, be.rates, be.update, be.normals = ForwardAVX512, RatesAVX512, UpdateAVX512, philox.FillNormal32AVX512
+		} else {
+			be.forward, be.rates, be.update, be.normals = ForwardAVX2, RatesAVX2, UpdateAVX2, philox.FillNormal32AVX2
+		}
+	default:
+		return nil, fmt.Errorf("kernels %q: allowed: auto, %s", name, strings.Join(Variants(), ", "))
+	}
+	return be, nil
+}
+
+func supported() []string {
+	var out []string
+	for _, v := range Variants() {
+		if Supported(v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// Variant returns the kernel variant. The zero Backend is the generic one.
+func (be *Backend) Variant() string {
+	if be.variant == "" {
+		return Generic
+	}
+	return be.variant
+}
+
+// Name returns "cpu/" and the variant, e.g. "cpu/avx512".
+func (be *Backend) Name() string { return "cpu/" + be.Variant() }
 
 func (be *Backend) buffer(n int) *[]float32 {
 	if p, ok := be.scratch.Get().(*[]float32); ok && cap(*p) >= n {
@@ -32,8 +136,32 @@ func (be *Backend) buffer(n int) *[]float32 {
 	return &b
 }
 
+// ForwardScratchLen returns the work space Forward needs (see
+// kernels.Backend).
+func (be *Backend) ForwardScratchLen(f *kernels.Forward) int {
+	if be.forward != nil {
+		return SIMDScratchLen(f)
+	}
+	return f.ScratchLen()
+}
+
 // Forward runs the batched policy forward pass (see kernels.Forward).
 func (be *Backend) Forward(f *kernels.Forward) {
+	if be.forward != nil {
+		need := SIMDScratchLen(f)
+		if len(f.Scratch) >= need {
+			be.forward(f, f.Scratch)
+			return
+		}
+		bufp := be.buffer(need)
+		be.forward(f, *bufp)
+		be.scratch.Put(bufp)
+		return
+	}
+	be.forwardGeneric(f)
+}
+
+func (be *Backend) forwardGeneric(f *kernels.Forward) {
 	net := f.Net
 	P := net.NumParams()
 	width := net.MaxWidth()
@@ -142,7 +270,15 @@ func sigmoid(z float32) float32 {
 }
 
 // Rates computes batch-mean link rates (see kernels.Rates).
-func (*Backend) Rates(r *kernels.Rates) {
+func (be *Backend) Rates(r *kernels.Rates) {
+	if be.rates != nil {
+		be.rates(r)
+		return
+	}
+	ratesGeneric(r)
+}
+
+func ratesGeneric(r *kernels.Rates) {
 	n := r.N
 	inv := 1 / float64(r.B)
 	for s := 0; s < r.S; s++ {
@@ -170,7 +306,7 @@ func (*Backend) Rates(r *kernels.Rates) {
 }
 
 // Perturb draws the perturbation directions (see kernels.Perturb).
-func (*Backend) Perturb(p *kernels.Perturb) {
+func (be *Backend) Perturb(p *kernels.Perturb) {
 	for s := 0; s < p.S; s++ {
 		for k := 0; k < p.N; k++ {
 			dst := p.Dst[s*p.SeedStride+k*p.AgentStride:][:p.P]
@@ -178,18 +314,30 @@ func (*Backend) Perturb(p *kernels.Perturb) {
 				clear(dst)
 				continue
 			}
-			philox.FillNormal32(dst, p.Keys[s], p.Streams[k], 0)
+			be.FillNormal32(dst, p.Keys[s], p.Streams[k], 0)
 		}
 	}
 }
 
 // FillNormal32 writes standard normals (see kernels.Backend).
-func (*Backend) FillNormal32(dst []float32, key, stream, first uint64) {
-	philox.FillNormal32(dst, key, stream, first)
+func (be *Backend) FillNormal32(dst []float32, key, stream, first uint64) {
+	if be.normals == nil {
+		philox.FillNormal32(dst, key, stream, first)
+		return
+	}
+	be.normals(dst, key, stream, first)
 }
 
 // Update applies the age-grouped zeroth-order update (see kernels.Update).
-func (*Backend) Update(u *kernels.Update) {
+func (be *Backend) Update(u *kernels.Update) {
+	if be.update != nil {
+		be.update(u)
+		return
+	}
+	updateGeneric(u)
+}
+
+func updateGeneric(u *kernels.Update) {
 	P := u.P
 	for s := 0; s < u.S; s++ {
 		for k := 0; k < u.N; k++ {

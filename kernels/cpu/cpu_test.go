@@ -322,11 +322,18 @@ func TestRatesKnownValues(t *testing.T) {
 	// r0 = log2(1 + 3/(1 + 1)) = log2(2.5); r1 = log2(1 + 4/(1 + 0)) = log2(5).
 	r := &kernels.Rates{S: 1, N: 2, B: 1, H: []float32{1, 1, 0, 2}, HSeedStride: 4,
 		Power: []float32{3, 1}, PowerSeedStride: 2, Sigma2: 1, MeanRate: make([]float64, 2)}
-	cpu.New().Rates(r)
+	be := cpu.New()
+	be.Rates(r)
+	// Generic sums in float64 with math.Log2; the SIMD rates use float32
+	// gains and a vectorized log2 (documented bound about 1e-6 relative).
+	tol := 1e-12
+	if be.Variant() != cpu.Generic {
+		tol = 1e-6
+	}
 	want := []float64{math.Log2(2.5), math.Log2(5)}
 	for i, w := range want {
-		if math.Abs(r.MeanRate[i]-w) > 1e-12 {
-			t.Errorf("MeanRate[%d] = %v, want %v", i, r.MeanRate[i], w)
+		if math.Abs(r.MeanRate[i]-w) > tol*math.Abs(w) {
+			t.Errorf("%s: MeanRate[%d] = %v, want %v", be.Name(), i, r.MeanRate[i], w)
 		}
 	}
 }
