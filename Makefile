@@ -14,7 +14,8 @@ build:
 	$(GO) build -o $(BIN) ./cmd/batchrun
 
 # Formatting, vet, the whole Go test suite (the long statistical checks
-# included; `make test-short` skips them), then the Slurm test. The Slurm
+# included; `make test-short` skips them) with the kernels cpuid selects and
+# again with the generic ones, then the Slurm test. The Slurm
 # test needs root (it installs Debian's slurm-wlm and munge if missing and
 # starts a private one-host cluster); without root it is skipped with a
 # note, except under CI (CI=true), where it must run.
@@ -30,6 +31,8 @@ test-go:
 	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -timeout 20m ./...
+	@echo "again with the generic (pure-Go) kernels:"
+	BATCHRUN_KERNELS=generic $(GO) test -timeout 20m ./...
 
 # A real Slurm: a 4-task array job with --shard auto, merged, compared
 # byte for byte with a single-process run (scripts/test-slurm.sh).

@@ -55,7 +55,7 @@ func (ev *evalSet) prepare(g *group) {
 	if A == 1 {
 		ev.fwd.ThetaAgentStride = 0
 	}
-	ev.fwd.Scratch = make([]float32, ev.fwd.ScratchLen())
+	ev.fwd.Scratch = make([]float32, g.be.ForwardScratchLen(&ev.fwd))
 	ev.rates = kernels.Rates{S: S, N: N, B: M, H: ev.h, HSeedStride: M * N * N, Power: ev.power, PowerSeedStride: M * N, Sigma2: g.cfg.Sigma2, MeanRate: ev.rate}
 }
 

@@ -126,7 +126,7 @@ func newGroup(cfg *Config, mode string, be kernels.Backend, seeds []uint64) (*gr
 	if A == 1 {
 		g.fwd.ThetaAgentStride, g.fwd.UAgentStride = 0, 0
 	}
-	g.scratch = make([]float32, g.fwd.ScratchLen())
+	g.scratch = make([]float32, g.be.ForwardScratchLen(&g.fwd))
 	g.fwd.Scratch = g.scratch
 	g.rates = kernels.Rates{S: S, N: N, B: g.B, HSeedStride: B2 * N * N, PowerSeedStride: B2 * N, Sigma2: cfg.Sigma2}
 	g.perturb = kernels.Perturb{S: S, N: A, P: P, Keys: g.keys, Streams: g.streams, SeedStride: A * g.slots * P, AgentStride: g.slots * P}

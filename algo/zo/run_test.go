@@ -130,8 +130,8 @@ func TestModes(t *testing.T) {
 	if _, err := Schema().Resolve(nil, []string{"mode=sync,async"}); err == nil {
 		t.Error("mode=sync,async resolves: mode is a single value")
 	}
-	if name := (Family{Backend: cpu.New()}).BackendName(); name != "cpu/generic" {
-		t.Errorf("backend %q, want cpu/generic", name)
+	if be := cpu.New(); (Family{Backend: be}).BackendName() != be.Name() {
+		t.Errorf("backend %q, want %q", (Family{Backend: be}).BackendName(), be.Name())
 	}
 }
 

@@ -39,6 +39,8 @@ Usage:
   batchrun plot DIR --x X --y Y  plot means with 95% confidence bands (PNG, SVG, PDF)
   batchrun spec --example        print an annotated sweep spec
   batchrun presets [NAME]        list presets and their parameters
+  batchrun info                  print the machine: CPU features, kernel variants, GPU
+  batchrun bench [flags]         measure the FMA peak, the kernels and paper000 throughput
   batchrun version               print the version
   batchrun help [COMMAND]        print this help, or a command's
 
@@ -67,6 +69,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdSpec(args[1:], stdout, stderr)
 	case "presets":
 		err = cmdPresets(args[1:], stdout, stderr)
+	case "info":
+		err = cmdInfo(args[1:], stdout, stderr)
+	case "bench":
+		err = cmdBench(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "batchrun %s %s %s/%s\n", results.Version(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	case "help", "-h", "--help", "-help":
@@ -97,7 +103,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 }
 
-var commands = map[string]bool{"run": true, "plan": true, "merge": true, "summarize": true, "plot": true, "spec": true, "presets": true}
+var commands = map[string]bool{"run": true, "plan": true, "merge": true, "summarize": true, "plot": true, "spec": true, "presets": true, "info": true, "bench": true}
 
 // stringList is a repeatable string flag.
 type stringList []string

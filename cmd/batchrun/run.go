@@ -18,6 +18,7 @@ import (
 
 	"github.com/batchrun/batchrun/algo/zo"
 	"github.com/batchrun/batchrun/batch"
+	"github.com/batchrun/batchrun/kernels"
 	"github.com/batchrun/batchrun/kernels/cpu"
 	"github.com/batchrun/batchrun/results"
 )
@@ -28,9 +29,31 @@ import (
 //go:embed default.yaml
 var defaultSpec []byte
 
-// families returns the experiment families, with their compute backend.
-func families() batch.Families {
-	return batch.Families{"zo": zo.Family{Backend: cpu.New()}}
+// families returns the experiment families, with their compute backend
+// (nil: the kernels $BATCHRUN_KERNELS names, else the best the CPU runs).
+func families(be kernels.Backend) batch.Families {
+	if be == nil {
+		be = cpu.New()
+	}
+	return batch.Families{"zo": zo.Family{Backend: be}}
+}
+
+// kernelsFlag adds --kernels to a flag set.
+func kernelsFlag(fs *flag.FlagSet) *string {
+	return fs.String("kernels", "", "CPU kernels: auto, "+strings.Join(cpu.Variants(), ", ")+" (default: $"+cpu.EnvVariable+", else auto: the best this CPU runs; results agree to float tolerance)")
+}
+
+// backend resolves --kernels (or $BATCHRUN_KERNELS) into a backend.
+func backend(flagValue string) (kernels.Backend, error) {
+	name, from := flagValue, "--kernels"
+	if name == "" {
+		name, from = os.Getenv(cpu.EnvVariable), "$"+cpu.EnvVariable
+	}
+	be, err := cpu.NewVariant(name)
+	if err != nil {
+		return nil, usagef("%s: %v", from, err)
+	}
+	return be, nil
 }
 
 const runUsage = `Usage: batchrun run [SPEC.yaml] [flags]
@@ -228,6 +251,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "concurrent groups (default: the CPUs this process may use; results do not depend on it)")
 	group := fs.Int("group", 0, "most cells per batched group (0: automatic; results do not depend on it)")
 	fresh := fs.Bool("fresh", false, "discard the results already in the run directory instead of resuming")
+	kernelsName := kernelsFlag(fs)
 	progress := fs.String("progress", "auto", "progress output on stderr: "+strings.Join(batch.ProgressStyles, ", ")+" (auto: bar on a terminal, plain otherwise)")
 	every := fs.Duration("progress-every", 30*time.Second, "interval of plain and json progress lines")
 	flushEvery := fs.Duration("flush-every", 2*time.Second, "commit completed cells at least this often")
@@ -236,7 +260,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 		return err
 	}
 	// Everything the user gave is checked before anything is written.
-	fams := families()
+	be, err := backend(*kernelsName)
+	if err != nil {
+		return err
+	}
+	fams := families(be)
 	plan, shard, err := sf.load(fs, fams)
 	if err != nil {
 		return err
@@ -289,13 +317,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 	if err := writeSpec(dir, plan); err != nil {
 		return err
 	}
-	be := "-"
-	if fam, ok := plan.Family.(interface{ BackendName() string }); ok {
-		be = fam.BackendName()
-	}
 	host := results.ThisHost()
 	m := manifest(plan, append([]string{"batchrun", "run"}, args...))
-	m.Status, m.Shard, m.Workers, m.Backend, m.Host, m.Start = "running", shard.String(), *workers, be, &host, time.Now().UTC()
+	m.Status, m.Shard, m.Workers, m.Backend, m.Host, m.Start = "running", shard.String(), *workers, be.Name(), &host, time.Now().UTC()
 	procPath := filepath.Join(dir, "runs", store.Label()+".json")
 	if err := results.WriteManifest(procPath, m); err != nil {
 		return err
@@ -306,7 +330,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 		}
 	}
 	say("batchrun: %s: %d cells in the plan, shard %s has %d: %d done, %d to run in %s on %s (%s)",
-		dir, len(plan.Cells), shard, len(cells), len(cells)-len(todo), len(todo), plural(len(batch.Groups(todo, *workers, *group)), "group"), plural(*workers, "worker"), be)
+		dir, len(plan.Cells), shard, len(cells), len(cells)-len(todo), len(todo), plural(len(batch.Groups(todo, *workers, *group)), "group"), plural(*workers, "worker"), be.Name())
 	stats, runErr := plan.Execute(ctx, todo, store, batch.ExecOptions{
 		Workers: *workers, GroupSize: *group, FlushEvery: *flushEvery,
 		Progress: batch.NewProgress(stderr, style, *every, shard.Label()),
@@ -411,7 +435,7 @@ func cmdPlan(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args, stdout, true); err != nil {
 		return err
 	}
-	plan, shard, err := sf.load(fs, families())
+	plan, shard, err := sf.load(fs, families(nil))
 	if err != nil {
 		return err
 	}

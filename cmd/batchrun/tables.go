@@ -28,7 +28,7 @@ func loadRunDir(dir string) (*batch.Plan, error) {
 		return nil, usageError{err}
 	}
 	spec.Out = dir
-	plan, err := batch.NewPlan(spec, families())
+	plan, err := batch.NewPlan(spec, families(nil))
 	if err != nil {
 		return nil, usageError{err}
 	}
@@ -396,7 +396,7 @@ func cmdPresets(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 1 {
 		return usagef("presets: want at most one preset name")
 	}
-	fams := families()
+	fams := families(nil)
 	shown := 0
 	for _, fname := range fams.Names() {
 		fam := fams[fname]

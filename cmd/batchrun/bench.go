@@ -1,0 +1,567 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/klauspost/cpuid/v2"
+
+	"github.com/batchrun/batchrun/algo/zo"
+	"github.com/batchrun/batchrun/batch"
+	"github.com/batchrun/batchrun/kernels"
+	"github.com/batchrun/batchrun/kernels/cpu"
+	"github.com/batchrun/batchrun/kernels/peak"
+	"github.com/batchrun/batchrun/results"
+)
+
+// kernelVariant is one CPU kernel set: its name (the --kernels value), the
+// CPU features it needs, and the peak loop (package kernels/peak) its
+// GFLOP/s are compared with.
+type kernelVariant struct {
+	name     string
+	features []cpuid.FeatureID
+	peak     string
+}
+
+// kernelVariants lists the CPU kernel sets, best first: --kernels auto
+// takes the first that the CPU runs and this binary has (backendFor).
+var kernelVariants = []kernelVariant{
+	{"avx512", []cpuid.FeatureID{cpuid.AVX512F, cpuid.AVX512DQ, cpuid.AVX512BW, cpuid.AVX512VL, cpuid.AVX2, cpuid.FMA3}, "avx512"},
+	{"avx2", []cpuid.FeatureID{cpuid.AVX2, cpuid.FMA3}, "avx2"},
+	{"generic", nil, "scalar"},
+}
+
+// infoFeatures are the CPU features info reports.
+var infoFeatures = []cpuid.FeatureID{cpuid.AVX2, cpuid.FMA3, cpuid.AVX512F, cpuid.AVX512DQ, cpuid.AVX512BW, cpuid.AVX512VL}
+
+// backendFor returns the compute backend of a kernel variant ("generic",
+// "avx2", "avx512"), or an error when this binary does not have it. The
+// caller has checked that the CPU runs the variant.
+//
+// Only the generic kernels exist today; when the SIMD kernels of
+// kernels/cpu land, this body is replaced by their constructor.
+func backendFor(variant string) (kernels.Backend, error) {
+	return cpu.NewVariant(variant)
+}
+
+func variantNamed(name string) (kernelVariant, bool) {
+	for _, v := range kernelVariants {
+		if v.name == name {
+			return v, true
+		}
+	}
+	return kernelVariant{}, false
+}
+
+// cpuHas reports a CPU feature (a variable, for tests).
+var cpuHas = func(f cpuid.FeatureID) bool { return cpuid.CPU.Supports(f) }
+
+// missing returns the features of v the CPU lacks.
+func (v kernelVariant) missing() []string {
+	var out []string
+	for _, f := range v.features {
+		if !cpuHas(f) {
+			out = append(out, f.String())
+		}
+	}
+	return out
+}
+
+func variantNames() []string {
+	var out []string
+	for _, v := range kernelVariants {
+		out = append(out, v.name)
+	}
+	return out
+}
+
+// selectKernels resolves a --kernels value: auto, or a variant the CPU
+// runs and this binary has. Every error is a usage error.
+func selectKernels(flag string) (kernelVariant, kernels.Backend, error) {
+	if flag == "auto" {
+		for _, v := range kernelVariants {
+			if len(v.missing()) > 0 {
+				continue
+			}
+			if be, err := backendFor(v.name); err == nil {
+				return v, be, nil
+			}
+		}
+		return kernelVariant{}, nil, fmt.Errorf("no kernel variant available") // generic always is
+	}
+	v, ok := variantNamed(flag)
+	if !ok {
+		return kernelVariant{}, nil, usagef("--kernels %q: allowed: auto, %s", flag, strings.Join(variantNames(), ", "))
+	}
+	if miss := v.missing(); len(miss) > 0 {
+		return kernelVariant{}, nil, usagef("--kernels %s: this CPU (%s) lacks %s; it runs: %s (see batchrun info)",
+			v.name, cpuName(), strings.Join(miss, ", "), strings.Join(cpuVariants(), ", "))
+	}
+	be, err := backendFor(v.name)
+	if err != nil {
+		return kernelVariant{}, nil, usagef("--kernels %s: %v (this binary has: %s)", v.name, err, strings.Join(builtVariants(), ", "))
+	}
+	return v, be, nil
+}
+
+// cpuVariants returns the variants the CPU runs; builtVariants those of
+// them this binary has.
+func cpuVariants() []string {
+	var out []string
+	for _, v := range kernelVariants {
+		if len(v.missing()) == 0 {
+			out = append(out, v.name)
+		}
+	}
+	return out
+}
+
+func builtVariants() []string {
+	var out []string
+	for _, v := range kernelVariants {
+		if _, err := backendFor(v.name); err == nil {
+			out = append(out, v.name)
+		}
+	}
+	return out
+}
+
+func cpuName() string {
+	if b := strings.TrimSpace(cpuid.CPU.BrandName); b != "" {
+		return b
+	}
+	return "unknown CPU"
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// libcudaPaths are where NVIDIA's driver library usually lives.
+var libcudaPaths = []string{
+	"/usr/lib/x86_64-linux-gnu/libcuda.so.1",
+	"/usr/lib/aarch64-linux-gnu/libcuda.so.1",
+	"/usr/lib64/libcuda.so.1",
+	"/usr/lib/libcuda.so.1",
+	"/usr/local/cuda/lib64/libcuda.so.1",
+	"/usr/local/cuda/compat/libcuda.so.1",
+	"/usr/local/nvidia/lib64/libcuda.so.1",
+	"/usr/lib/wsl/lib/libcuda.so.1",
+}
+
+// findLibcuda returns the first libcuda.so.1 in the usual places or on
+// LD_LIBRARY_PATH ("" if none).
+func findLibcuda() string {
+	paths := slices.Clone(libcudaPaths)
+	for _, dir := range filepath.SplitList(os.Getenv("LD_LIBRARY_PATH")) {
+		if dir != "" {
+			paths = append(paths, filepath.Join(dir, "libcuda.so.1"))
+		}
+	}
+	for _, p := range paths {
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return p
+		}
+	}
+	return ""
+}
+
+func gpuLine() string {
+	if p := findLibcuda(); p != "" {
+		return fmt.Sprintf("GPU: NVIDIA driver found (%s); the CUDA backend is not built yet", p)
+	}
+	return "GPU: none found (no libcuda.so.1); the CUDA backend is not built yet"
+}
+
+const infoUsage = `Usage: batchrun info
+
+Prints what batchrun finds on this machine: its version and Go toolchain,
+the CPU with its SIMD features, the kernel variants the CPU runs and this
+binary has, the one --kernels auto selects, and whether a GPU driver
+(libcuda.so.1) is present.
+`
+
+func cmdInfo(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("info", infoUsage)
+	if err := parseFlags(fs, args, stdout, false); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Version: batchrun %s\n", results.Version())
+	fmt.Fprintf(stdout, "Go: %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(stdout, "CPU: %s (%s family %d model %d), %d logical cores (%d for this process)\n",
+		cpuName(), cpuid.CPU.VendorString, cpuid.CPU.Family, cpuid.CPU.Model, runtime.NumCPU(), runtime.GOMAXPROCS(0))
+	var feats []string
+	for _, f := range infoFeatures {
+		feats = append(feats, f.String()+" "+yesNo(cpuHas(f)))
+	}
+	fmt.Fprintf(stdout, "CPU features: %s\n", strings.Join(feats, ", "))
+	fmt.Fprintln(stdout, "Kernel variants:")
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  VARIANT\tCPU\tBUILT\tNEEDS")
+	for _, v := range kernelVariants {
+		built := "yes"
+		if _, err := backendFor(v.name); err != nil {
+			built = "no: " + err.Error()
+		}
+		cpuOK := "yes"
+		if miss := v.missing(); len(miss) > 0 {
+			cpuOK = "no (lacks " + strings.Join(miss, " ") + ")"
+		}
+		var needs []string
+		for _, f := range v.features {
+			needs = append(needs, f.String())
+		}
+		if len(needs) == 0 {
+			needs = []string{"-"}
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", v.name, cpuOK, built, strings.Join(needs, " "))
+	}
+	tw.Flush()
+	v, be, err := selectKernels("auto")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Selected kernels: %s (%s; --kernels auto: the best variant the CPU runs and this binary has)\n", v.name, be.Name())
+	fmt.Fprintf(stdout, "FMA peak loops (batchrun bench measures them): %s\n", strings.Join(peak.Supported(), ", "))
+	fmt.Fprintln(stdout, gpuLine())
+	return nil
+}
+
+const benchUsage = `Usage: batchrun bench [--kernels auto|generic|avx2|avx512] [--quick]
+
+Measures this machine for batchrun:
+
+  1. the float32 FMA peak of one core: loops of independent fused
+     multiply-adds on AVX-512 and AVX2 registers, and the pure-Go scalar
+     loop (what the generic kernels compile to);
+  2. every kernel at the paper000 shape on one core, for the selected
+     kernels and the generic ones: GFLOP/s and the fraction of the matching
+     peak (avx512 and avx2 kernels: their loop; generic: scalar), or ns per
+     item where flops do not apply;
+  3. end to end: paper000 with T = 200 and the four learning modes, 2
+     replicates per worker, through the sweep engine on all cores (in a
+     temporary directory, removed afterwards), in seed-runs per second
+     scaled to paper000's T = 2000, for the selected kernels and the
+     generic ones.
+
+Timings take about 0.3 s per measure (--quick: 0.05 s) plus the end-to-end
+runs, a few seconds on 2 cores.
+`
+
+func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench", benchUsage)
+	kernelsFlag := fs.String("kernels", "auto", "kernel variant: auto, "+strings.Join(variantNames(), ", ")+" (auto: the best the CPU runs and this binary has)")
+	quick := fs.Bool("quick", false, "short timings (0.05 s per measure instead of 0.3 s)")
+	if err := parseFlags(fs, args, stdout, false); err != nil {
+		return err
+	}
+	sel, selBE, err := selectKernels(*kernelsFlag)
+	if err != nil {
+		return err
+	}
+	dur := 300 * time.Millisecond
+	if *quick {
+		dur = 50 * time.Millisecond
+	}
+	workers := runtime.GOMAXPROCS(0)
+	fmt.Fprintf(stdout, "batchrun %s %s %s/%s; %s, %d logical cores; kernels: %s (--kernels %s)\n\n",
+		results.Version(), runtime.Version(), runtime.GOOS, runtime.GOARCH, cpuName(), runtime.NumCPU(), sel.name, *kernelsFlag)
+
+	// 1. Peaks.
+	peaks := map[string]float64{}
+	fmt.Fprintln(stdout, "FMA peak, float32, one core:")
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "LOOP\tLANES\tGFLOP/s\tLOOP BODY")
+	for _, kind := range peak.Supported() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		g := peak.Measure(kind, dur)
+		peaks[kind] = g
+		note := fmt.Sprintf("%d x VFMADD231PS per step", peak.Accumulators)
+		if kind == "scalar" {
+			note = "pure Go: a multiply and an add per step"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%s\n", kind, peak.Lanes(kind), g, note)
+	}
+	tw.Flush()
+	best := peak.Supported()[0]
+
+	// 2. Kernels.
+	variants := []kernelVariant{sel}
+	backends := []kernels.Backend{selBE}
+	if sel.name != "generic" {
+		g, _ := variantNamed("generic")
+		gbe, err := backendFor("generic")
+		if err != nil {
+			return err
+		}
+		variants, backends = append(variants, g), append(backends, gbe)
+	}
+	fmt.Fprintln(stdout, "\nKernels at the paper000 shape (5-30-30-1 MLPs), one core:")
+	tw = tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "KERNEL\tVARIANT\tSHAPE\tTIME/CALL\tRATE\tOF PEAK\tOF %s PEAK\tVS GENERIC\n", strings.ToUpper(best))
+	for _, kb := range kernelBenches() {
+		per := make([]time.Duration, len(variants))
+		var generic time.Duration
+		for i, v := range variants {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			per[i] = timeCalls(kb.setup(backends[i]), dur)
+			if v.name == "generic" {
+				generic = per[i]
+			}
+		}
+		for i, v := range variants {
+			rate, ofPeak, ofBest, speed := "", "-", "-", "-"
+			if kb.flops > 0 {
+				g := kb.flops / per[i].Seconds() / 1e9
+				rate = fmt.Sprintf("%.2f GFLOP/s", g)
+				if p := peaks[v.peak]; p > 0 {
+					ofPeak = fmt.Sprintf("%.1f%% (%s)", 100*g/p, v.peak)
+				}
+				ofBest = fmt.Sprintf("%.1f%%", 100*g/peaks[best])
+			} else {
+				rate = fmt.Sprintf("%.2f ns/%s", float64(per[i].Nanoseconds())/kb.items, kb.unit)
+			}
+			if v.name != "generic" {
+				speed = fmt.Sprintf("%.2fx", generic.Seconds()/per[i].Seconds())
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", kb.name, v.name, kb.shape, fmtDuration(per[i]), rate, ofPeak, ofBest, speed)
+		}
+	}
+	tw.Flush()
+
+	// 3. End to end.
+	const T, scale = 200, 10 // paper000 runs T = 2000
+	reps := 2 * workers
+	fmt.Fprintf(stdout, "\nEnd to end: paper000 with T = %d, modes %s, %d replicates each, %s; scaled to T = %d:\n",
+		T, strings.Join(zo.LearnModes, ", "), reps, plural(workers, "worker"), T*scale)
+	tw = tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "KERNELS\tSEED-RUNS\tWALL\tSEED-RUNS/S\tS/SEED-RUN\tCORE-S/SEED-RUN\tSPEEDUP")
+	var genericRate float64
+	type e2eRow struct {
+		name  string
+		cells int
+		wall  time.Duration
+		rate  float64
+	}
+	var rows []e2eRow
+	for i, v := range variants {
+		cells, wall, err := endToEnd(ctx, backends[i], T, reps, workers)
+		if err != nil {
+			return fmt.Errorf("end to end with the %s kernels: %w", v.name, err)
+		}
+		rate := float64(cells) / wall.Seconds() / scale // seed-runs of T = 2000 per second
+		if v.name == "generic" {
+			genericRate = rate
+		}
+		rows = append(rows, e2eRow{name: v.name, cells: cells, wall: wall, rate: rate})
+	}
+	for _, r := range rows {
+		speed := "-"
+		if genericRate > 0 && r.name != "generic" {
+			speed = fmt.Sprintf("%.2fx", r.rate/genericRate)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.2f s\t%.3f\t%.2f\t%.2f\t%s\n", r.name, r.cells, r.wall.Seconds(), r.rate, 1/r.rate, float64(workers)/r.rate, speed)
+	}
+	tw.Flush()
+	fmt.Fprintln(stdout, "(SEED-RUNS/S and S/SEED-RUN at T = 2000 on all cores: the T = 200 figures divided by 10; CORE-S: times the workers)")
+	return nil
+}
+
+// fmtDuration prints a call time with 3 significant digits.
+func fmtDuration(d time.Duration) string {
+	s := d.Seconds()
+	switch {
+	case s >= 1:
+		return fmt.Sprintf("%.3g s", s)
+	case s >= 1e-3:
+		return fmt.Sprintf("%.3g ms", s*1e3)
+	default:
+		return fmt.Sprintf("%.3g us", s*1e6)
+	}
+}
+
+// timeCalls runs call repeatedly for about d on one OS thread, after one
+// warm-up call, and returns the mean time per call.
+func timeCalls(call func(), d time.Duration) time.Duration {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	call()
+	n := 0
+	t0 := time.Now()
+	for {
+		call()
+		n++
+		if el := time.Since(t0); el >= d {
+			return el / time.Duration(n)
+		}
+	}
+}
+
+// kernelBench is one kernel benchmark through the kernels.Backend
+// interface: setup builds its inputs (the same for every backend) and
+// returns one call. A call does flops floating-point operations (0: report
+// time per item instead), or items items of unit.
+type kernelBench struct {
+	name, shape string
+	flops       float64
+	items       float64
+	unit        string
+	setup       func(be kernels.Backend) func()
+}
+
+// The paper000 shape: N links, B channel samples, 5-30-30-1 MLPs.
+const benchN, benchB = 24, 10
+
+var benchNet = kernels.MLP{In: 5, Hidden: []int{30, 30}}
+
+func normals(rng *rand.Rand, n int, scale float64) []float32 {
+	out := make([]float32, n)
+	for i := range out {
+		out[i] = float32(scale * rng.NormFloat64())
+	}
+	return out
+}
+
+func uniforms(rng *rand.Rand, n int, lo, hi float64) []float32 {
+	out := make([]float32, n)
+	for i := range out {
+		out[i] = float32(lo + (hi-lo)*rng.Float64())
+	}
+	return out
+}
+
+// kernelBenches returns the kernel benchmarks at the paper000 shape.
+func kernelBenches() []kernelBench {
+	const S = 64
+	N, B, net := benchN, benchB, benchNet
+	P := net.NumParams()
+	// Multiply-adds per sample of one agent: every layer's weights, output included.
+	macs, in := 0, net.In
+	for _, h := range net.Hidden {
+		macs += in * h
+		in = h
+	}
+	macs += in
+	const updS, updP, updSlots = 8, 1231, 40
+	return []kernelBench{
+		{
+			name: "Forward", shape: fmt.Sprintf("S=%d N=%d B=%d, with U", S, N, B),
+			flops: 2 * float64(macs) * S * float64(N*B),
+			setup: func(be kernels.Backend) func() {
+				rng := rand.New(rand.NewPCG(1, 1))
+				f := &kernels.Forward{Net: net, S: S, N: N, B: B,
+					Theta: normals(rng, S*N*P, 0.1), ThetaSeedStride: N * P, ThetaAgentStride: P,
+					U: normals(rng, S*N*P, 1), USeedStride: N * P, UAgentStride: P, Mu: 0.05,
+					Obs: uniforms(rng, S*B*N*net.In, 0, 1), ObsSeedStride: B * N * net.In,
+					Pmax: 10, Power: make([]float32, S*B*N), PowerSeedStride: B * N}
+				f.Scratch = make([]float32, f.ScratchLen())
+				return func() { be.Forward(f) }
+			},
+		},
+		{
+			name: "Rates", shape: fmt.Sprintf("S=%d N=%d B=%d", S, N, B),
+			items: S * float64(N*B), unit: "link-sample",
+			setup: func(be kernels.Backend) func() {
+				rng := rand.New(rand.NewPCG(2, 2))
+				r := &kernels.Rates{S: S, N: N, B: B,
+					H: uniforms(rng, S*B*N*N, 0, 1), HSeedStride: B * N * N,
+					Power: uniforms(rng, S*B*N, 0, 10), PowerSeedStride: B * N,
+					Sigma2: 1, MeanRate: make([]float64, S*N)}
+				return func() { be.Rates(r) }
+			},
+		},
+		{
+			name: "Perturb", shape: fmt.Sprintf("S=%d N=%d P=%d", S, N, P),
+			items: S * float64(N*P), unit: "normal",
+			setup: func(be kernels.Backend) func() {
+				rng := rand.New(rand.NewPCG(3, 3))
+				p := &kernels.Perturb{S: S, N: N, P: P, Keys: make([]uint64, S), Streams: make([]uint64, N),
+					Dst: make([]float32, S*N*P), SeedStride: N * P, AgentStride: P}
+				for i := range p.Keys {
+					p.Keys[i] = rng.Uint64()
+				}
+				for i := range p.Streams {
+					p.Streams[i] = rng.Uint64()
+				}
+				return func() { be.Perturb(p) }
+			},
+		},
+		{
+			name: "Update", shape: fmt.Sprintf("S=%d N=%d P=%d slots=%d", updS, N, updP, updSlots),
+			flops: 2 * float64(updS*N*updSlots*updP),
+			setup: func(be kernels.Backend) func() {
+				rng := rand.New(rand.NewPCG(4, 4))
+				u := &kernels.Update{S: updS, N: N, P: updP, Slots: updSlots,
+					Theta: normals(rng, updS*N*updP, 0.1), ThetaSeedStride: N * updP, ThetaAgentStride: updP,
+					Ring: normals(rng, updS*N*updSlots*updP, 1), RingSeedStride: N * updSlots * updP, RingAgentStride: updSlots * updP,
+					Coef: make([]float32, updS*N*updSlots)}
+				for i := range u.Coef {
+					// Every coefficient nonzero, small enough that theta
+					// stays put over many calls.
+					u.Coef[i] = float32(1e-6 * (1 + rng.Float64()))
+					if rng.IntN(2) == 0 {
+						u.Coef[i] = -u.Coef[i]
+					}
+				}
+				return func() { be.Update(u) }
+			},
+		},
+	}
+}
+
+// endToEnd runs paper000 with the given T, the four learning modes and
+// reps replicates through the sweep engine on be, in a temporary directory
+// (removed afterwards), and returns the cells run and the wall time.
+func endToEnd(ctx context.Context, be kernels.Backend, T, reps, workers int) (int, time.Duration, error) {
+	fams := batch.Families{"zo": zo.Family{Backend: be}}
+	spec, err := presetSpec("paper000", fams)
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := spec.Override(fams["zo"].Schema(), []string{fmt.Sprintf("T=%d", T), "mode=" + strings.Join(zo.LearnModes, ",")}); err != nil {
+		return 0, 0, err
+	}
+	spec.Replicates = batch.Count(reps)
+	dir, err := os.MkdirTemp("", "batchrun-bench-")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer os.RemoveAll(dir)
+	spec.Out = dir
+	plan, err := batch.NewPlan(spec, fams)
+	if err != nil {
+		return 0, 0, err
+	}
+	store, err := results.OpenStore(dir, "bench", plan.Columns, plan.Tables())
+	if err != nil {
+		return 0, 0, err
+	}
+	defer store.Close()
+	t0 := time.Now()
+	stats, err := plan.Execute(ctx, plan.Cells, store, batch.ExecOptions{Workers: workers})
+	wall := time.Since(t0)
+	if err != nil {
+		return 0, 0, err
+	}
+	if stats.Cells != len(plan.Cells) {
+		return 0, 0, errors.New("not every cell ran")
+	}
+	return stats.Cells, wall, nil
+}
