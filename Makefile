@@ -2,11 +2,12 @@
 GO ?= go
 BIN := bin/batchrun
 
-.PHONY: run test test-go test-slurm test-short build bench vet fmt clean
+.PHONY: run test test-go test-slurm test-short build bench generate vet fmt clean
 
 # The main job on its embedded default: paper000, every mode and fixed
-# policy side by side, 4 replicates (about 15 s on 2 cores; a second
-# `make run` resumes: it finds every cell done and only reports).
+# policy side by side, 4 replicates (a few seconds on 2 cores with the
+# SIMD kernels; a second `make run` resumes: it finds every cell done and
+# only reports).
 run: build
 	./$(BIN) run
 
@@ -45,6 +46,10 @@ test-short:
 # Benchmarks of the hot path (compare runs with benchstat).
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./kernels/... ./algo/... ./batch/...
+
+# Regenerate the SIMD assembly from its avo programs (kernels/asmgen).
+generate:
+	$(GO) generate ./kernels/...
 
 vet:
 	$(GO) vet ./...
