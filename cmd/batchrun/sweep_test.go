@@ -228,12 +228,31 @@ func TestKilledAndResumedEqualsUninterrupted(t *testing.T) {
 		t.Skip("kills and resumes a sweep many times")
 	}
 	base := t.TempDir()
-	spec := writeFile(t, base, "sweep.yaml", strings.Replace(sweep48, "T: 40", "T: 600", 1))
-	ref := filepath.Join(base, "ref")
-	start := time.Now()
-	mustRun(t, "run", spec, "--out", ref, "--quiet")
-	full := time.Since(start)
+	child := func(args []string) *exec.Cmd {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "BATCHRUN_TEST_MAIN=1", "BATCHRUN_TEST_ARGS="+strings.Join(args, "\n"))
+		return cmd
+	}
+	// The sweep must take long enough, on whatever kernels, for kills to
+	// land in it: T grows until the uninterrupted run takes 2 s or more.
+	var spec, ref string
+	var full time.Duration
+	for T := 600; ; T *= 3 {
+		spec = writeFile(t, base, fmt.Sprintf("sweep%d.yaml", T), strings.Replace(sweep48, "T: 40", fmt.Sprintf("T: %d", T), 1))
+		ref = filepath.Join(base, fmt.Sprintf("ref%d", T))
+		start := time.Now()
+		mustRun(t, "run", spec, "--out", ref, "--quiet")
+		if full = time.Since(start); full >= 2*time.Second || T > 100000 {
+			break
+		}
+	}
 	want := readMerged(t, ref)
+	// A child's start-up (before any cell can run) is added to every delay.
+	start := time.Now()
+	if out, err := child([]string{"plan", spec, "--counts"}).CombinedOutput(); err != nil {
+		t.Fatalf("plan: %v %s", err, out)
+	}
+	startup := time.Since(start)
 
 	dir := filepath.Join(base, "killed")
 	args := []string{"run", spec, "--out", dir, "--quiet", "--flush-every", "10ms", "--group", "1"}
@@ -243,8 +262,7 @@ func TestKilledAndResumedEqualsUninterrupted(t *testing.T) {
 		if attempt > 400 {
 			t.Fatal("the sweep never completed")
 		}
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), "BATCHRUN_TEST_MAIN=1", "BATCHRUN_TEST_ARGS="+strings.Join(args, "\n"))
+		cmd := child(args)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
@@ -252,7 +270,7 @@ func TestKilledAndResumedEqualsUninterrupted(t *testing.T) {
 		}
 		exited := make(chan error, 1)
 		go func() { exited <- cmd.Wait() }()
-		delay := time.Duration((0.04 + rng.Float64()*0.08) * float64(full))
+		delay := startup + time.Duration((0.04+rng.Float64()*0.08)*float64(full))
 		select {
 		case err := <-exited:
 			if err != nil {
