@@ -337,26 +337,5 @@ func (be *Backend) Update(u *kernels.Update) {
 	updateGeneric(u)
 }
 
-func updateGeneric(u *kernels.Update) {
-	P := u.P
-	for s := 0; s < u.S; s++ {
-		for k := 0; k < u.N; k++ {
-			theta := u.Theta[s*u.ThetaSeedStride+k*u.ThetaAgentStride:][:P]
-			ring := u.Ring[s*u.RingSeedStride+k*u.RingAgentStride:]
-			coef := u.Coef[(s*u.N+k)*u.Slots:][:u.Slots]
-			for j, c := range coef {
-				if c == 0 {
-					continue
-				}
-				axpy(theta, ring[j*P:j*P+P], c)
-			}
-		}
-	}
-}
-
-func axpy(y, x []float32, a float32) {
-	x = x[:len(y)]
-	for i := range y {
-		y[i] += float32(a * x[i])
-	}
-}
+// updateGeneric is the generic Update: updateWith the pure-Go axpy.
+func updateGeneric(u *kernels.Update) { updateWith(u, updAxpyGo) }

@@ -42,32 +42,7 @@ package cpu
 // mathvec_test.go asserts these bounds on every 61st float32 of each range
 // (exhaustively with MATHVEC_EXHAUSTIVE=1).
 
-import (
-	"math"
-	"math/big"
-)
-
-// mvFMA32 returns x*y + z rounded once to float32, as VFMADD...PS computes it
-// (round to nearest even). The float64 product of two float32 is exact, so
-// float64(x*y) + z rounds only at the sum; that double rounding (to float64,
-// then to float32) can differ from a single rounding only when the float64
-// sum lands exactly on a float32 rounding midpoint, or in the float32
-// subnormal or overflow range; those rare cases are redone exactly.
-func mvFMA32(x, y, z float32) float32 {
-	xy := float64(float64(x) * float64(y)) // exact
-	r := float64(xy + float64(z))
-	a := math.Abs(r)
-	if math.Float64bits(r)&0x1fffffff != 0x10000000 && a >= 0x1p-126 && a < 0x1.ffffffp127 ||
-		r == 0 || a > math.MaxFloat64 || r != r {
-		return float32(r)
-	}
-	// Exact: xy has 48 bits and the exponents of xy and z differ by at
-	// most about 450, so 1024 bits hold the sum without rounding.
-	s := new(big.Float).SetPrec(1024).SetFloat64(xy)
-	s.Add(s, new(big.Float).SetPrec(1024).SetFloat64(float64(z)))
-	f, _ := s.Float32()
-	return f
-}
+import "math"
 
 // Shared constants (the generator spells the same bits).
 const (
@@ -106,14 +81,14 @@ const (
 
 // mvLog2Poly returns q(f) ~ log2(1+f)/f by Horner's rule with FMA.
 func mvLog2Poly(f float32) float32 {
-	q := mvFMA32(mvLog2C8, f, mvLog2C7)
-	q = mvFMA32(q, f, mvLog2C6)
-	q = mvFMA32(q, f, mvLog2C5)
-	q = mvFMA32(q, f, mvLog2C4)
-	q = mvFMA32(q, f, mvLog2C3)
-	q = mvFMA32(q, f, mvLog2C2)
-	q = mvFMA32(q, f, mvLog2C1)
-	return mvFMA32(q, f, mvLog2C0)
+	q := fmaRoundOdd32(mvLog2C8, f, mvLog2C7)
+	q = fmaRoundOdd32(q, f, mvLog2C6)
+	q = fmaRoundOdd32(q, f, mvLog2C5)
+	q = fmaRoundOdd32(q, f, mvLog2C4)
+	q = fmaRoundOdd32(q, f, mvLog2C3)
+	q = fmaRoundOdd32(q, f, mvLog2C2)
+	q = fmaRoundOdd32(q, f, mvLog2C1)
+	return fmaRoundOdd32(q, f, mvLog2C0)
 }
 
 // mvLog2Split splits u > 0 (normal) as u = 2^e m, m in [sqrt(1/2), sqrt(2)),
@@ -136,7 +111,7 @@ func log2f32(x float32) float32 {
 	}
 	e, f := mvLog2Split(x)
 	ef := float32(e) - adj
-	r := mvFMA32(f, mvLog2Poly(f), ef)
+	r := fmaRoundOdd32(f, mvLog2Poly(f), ef)
 	if !(x < float32(math.Inf(1))) { // +Inf, NaN
 		r = x
 	}
@@ -160,8 +135,8 @@ func log2p1f32(x float32) float32 {
 	if sb < 0 { // e = 128 (u = +Inf or >= 2^127.5): drop c
 		sb = 0
 	}
-	f = mvFMA32(c, math.Float32frombits(uint32(sb)<<23), f)
-	r := mvFMA32(f, mvLog2Poly(f), float32(e))
+	f = fmaRoundOdd32(c, math.Float32frombits(uint32(sb)<<23), f)
+	r := fmaRoundOdd32(f, mvLog2Poly(f), float32(e))
 	if !(u < float32(math.Inf(1))) {
 		r = u
 	}
@@ -182,14 +157,14 @@ func expf32(x float32) float32 {
 	v := float32(x * mvLog2E)
 	n := int32(math.RoundToEven(float64(v)))
 	kf := float32(n)
-	r := mvFMA32(kf, -mvLn2Hi, x) // exact
-	r = mvFMA32(kf, -mvLn2Lo, r)
-	p := mvFMA32(mvExpC6, r, mvExpC5)
-	p = mvFMA32(p, r, mvExpC4)
-	p = mvFMA32(p, r, mvExpC3)
-	p = mvFMA32(p, r, mvExpC2)
-	p = mvFMA32(p, r, 1)
-	p = mvFMA32(p, r, 1)
+	r := fmaRoundOdd32(kf, -mvLn2Hi, x) // exact
+	r = fmaRoundOdd32(kf, -mvLn2Lo, r)
+	p := fmaRoundOdd32(mvExpC6, r, mvExpC5)
+	p = fmaRoundOdd32(p, r, mvExpC4)
+	p = fmaRoundOdd32(p, r, mvExpC3)
+	p = fmaRoundOdd32(p, r, mvExpC2)
+	p = fmaRoundOdd32(p, r, 1)
+	p = fmaRoundOdd32(p, r, 1)
 	n1 := n >> 1
 	s1 := math.Float32frombits(uint32(n1+127) << 23)
 	s2 := math.Float32frombits(uint32(n-n1+127) << 23)

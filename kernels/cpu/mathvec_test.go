@@ -37,7 +37,7 @@ func TestMathvecFMA32(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	check := func(x, y, z float32) {
 		t.Helper()
-		got := mvFMA32(x, y, z)
+		got := fmaRoundOdd32(x, y, z)
 		fx, fy, fz := float64(x), float64(y), float64(z)
 		if math.IsInf(fx*fy+fz, 0) || math.IsNaN(fx*fy+fz) {
 			return

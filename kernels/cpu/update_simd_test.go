@@ -26,7 +26,7 @@ func TestUpdateSIMDAxpy(t *testing.T) {
 		}
 		a := float32(rng.NormFloat64() * 0.1)
 		want := append([]float32(nil), y0...)
-		axpy(want[:n], x, a) // the generic (cpu.go)
+		updAxpyGo(want[:n], x, a) // the generic (cpu.go)
 		for k, f := range axpys {
 			got := append([]float32(nil), y0...)
 			f(got[:n], x, a)
