@@ -77,7 +77,7 @@ func Measure(kind string, d time.Duration) (gflops float64) {
 	for {
 		t0 := time.Now()
 		l.run(n)
-		if el := time.Since(t0); el >= chunk || n >= 1<<40 {
+		if el := time.Since(t0); el >= chunk || n >= 1<<30 {
 			break
 		}
 		n *= 2
