@@ -161,12 +161,15 @@ func (be *Backend) Forward(f *kernels.Forward) {
 	be.forwardGeneric(f)
 }
 
-func (be *Backend) forwardGeneric(f *kernels.Forward) {
+func (be *Backend) forwardGeneric(f *kernels.Forward) { be.forwardGenericIn(f, f.Scratch) }
+
+// forwardGenericIn is the generic forward pass in the work space buf, or in
+// a pooled buffer where buf is shorter than f.ScratchLen().
+func (be *Backend) forwardGenericIn(f *kernels.Forward, buf []float32) {
 	net := f.Net
 	P := net.NumParams()
 	width := net.MaxWidth()
 	// Work space: perturbed parameters, then two activation buffers [B][width].
-	buf := f.Scratch
 	if len(buf) < f.ScratchLen() {
 		bufp := be.buffer(f.ScratchLen())
 		defer be.scratch.Put(bufp)

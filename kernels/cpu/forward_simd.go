@@ -282,10 +282,8 @@ var fwdFallback Backend
 // forwardFallback runs f on the generic path, in scratch if it is long enough.
 func forwardFallback(f *kernels.Forward, scratch []float32) {
 	if len(f.Scratch) >= f.ScratchLen() || len(scratch) < f.ScratchLen() {
-		fwdFallback.Forward(f)
+		fwdFallback.forwardGeneric(f)
 		return
 	}
-	g := *f
-	g.Scratch = scratch
-	fwdFallback.Forward(&g)
+	fwdFallback.forwardGenericIn(f, scratch)
 }
