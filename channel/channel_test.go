@@ -264,3 +264,27 @@ func TestRates(t *testing.T) {
 		t.Errorf("single link SumRate = %v", s)
 	}
 }
+
+// A threshold of -0 zeroes nothing but zeros, like 0 (the branch-free
+// threshold compares bit patterns).
+func TestAR1NegativeZeroThreshold(t *testing.T) {
+	pl := []float64{1, 0.5, 0.25, 2}
+	a, err := NewAR1(pl, 0.3, 0, 7, 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewAR1(pl, 0.3, math.Copysign(0, -1), 7, 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ha, hb := make([]float32, 4), make([]float32, 4)
+	for s := 0; s < 5; s++ {
+		a.Next(ha)
+		b.Next(hb)
+		for i := range ha {
+			if ha[i] != hb[i] || ha[i] == 0 {
+				t.Fatalf("sample %d: threshold -0 gives %v, 0 gives %v", s, hb, ha)
+			}
+		}
+	}
+}

@@ -65,6 +65,12 @@ func NewAR1(pl []float64, c, threshold float64, key, stream uint64) (*AR1, error
 	for i, v := range pl {
 		p.pl[i] = float32(v)
 	}
+	// The branch-free threshold in Next compares bit patterns, which order
+	// only non-negative numbers; a negative (or -0, or NaN) threshold zeroes
+	// nothing but zeros, exactly what 0 does.
+	if !(p.threshold > 0) {
+		p.threshold = 0
+	}
 	return p, nil
 }
 

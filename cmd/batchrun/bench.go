@@ -36,20 +36,18 @@ type kernelVariant struct {
 // kernelVariants lists the CPU kernel sets, best first: --kernels auto
 // takes the first that the CPU runs and this binary has (backendFor).
 var kernelVariants = []kernelVariant{
-	{"avx512", []cpuid.FeatureID{cpuid.AVX512F, cpuid.AVX512DQ, cpuid.AVX512BW, cpuid.AVX512VL, cpuid.AVX2, cpuid.FMA3}, "avx512"},
+	{"avx512", []cpuid.FeatureID{cpuid.AVX512F, cpuid.AVX512DQ, cpuid.AVX512VL, cpuid.BMI2, cpuid.AVX2, cpuid.FMA3}, "avx512"},
 	{"avx2", []cpuid.FeatureID{cpuid.AVX2, cpuid.FMA3}, "avx2"},
 	{"generic", nil, "scalar"},
 }
 
 // infoFeatures are the CPU features info reports.
-var infoFeatures = []cpuid.FeatureID{cpuid.AVX2, cpuid.FMA3, cpuid.AVX512F, cpuid.AVX512DQ, cpuid.AVX512BW, cpuid.AVX512VL}
+var infoFeatures = []cpuid.FeatureID{cpuid.AVX2, cpuid.FMA3, cpuid.BMI2, cpuid.AVX512F, cpuid.AVX512DQ, cpuid.AVX512VL}
 
 // backendFor returns the compute backend of a kernel variant ("generic",
 // "avx2", "avx512"), or an error when this binary does not have it. The
 // caller has checked that the CPU runs the variant.
-//
-// Only the generic kernels exist today; when the SIMD kernels of
-// kernels/cpu land, this body is replaced by their constructor.
+
 func backendFor(variant string) (kernels.Backend, error) {
 	return cpu.NewVariant(variant)
 }
@@ -86,8 +84,15 @@ func variantNames() []string {
 }
 
 // selectKernels resolves a --kernels value: auto, or a variant the CPU
-// runs and this binary has. Every error is a usage error.
+// runs and this binary has; "" takes $BATCHRUN_KERNELS, else auto. Every
+// error is a usage error.
 func selectKernels(flag string) (kernelVariant, kernels.Backend, error) {
+	if flag == "" {
+		flag = os.Getenv(cpu.EnvVariable)
+		if flag == "" {
+			flag = "auto"
+		}
+	}
 	if flag == "auto" {
 		for _, v := range kernelVariants {
 			if len(v.missing()) > 0 {
@@ -230,11 +235,15 @@ func cmdInfo(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", v.name, cpuOK, built, strings.Join(needs, " "))
 	}
 	tw.Flush()
-	v, be, err := selectKernels("auto")
+	v, be, err := selectKernels("")
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "Selected kernels: %s (%s; --kernels auto: the best variant the CPU runs and this binary has)\n", v.name, be.Name())
+	how := "auto: the best variant the CPU runs and this binary has"
+	if env := os.Getenv(cpu.EnvVariable); env != "" {
+		how = "from $" + cpu.EnvVariable + "=" + env
+	}
+	fmt.Fprintf(stdout, "Selected kernels: %s (%s; %s)\n", v.name, be.Name(), how)
 	fmt.Fprintf(stdout, "FMA peak loops (batchrun bench measures them): %s\n", strings.Join(peak.Supported(), ", "))
 	fmt.Fprintln(stdout, gpuLine())
 	return nil
@@ -263,7 +272,7 @@ runs, a few seconds on 2 cores.
 
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("bench", benchUsage)
-	kernelsFlag := fs.String("kernels", "auto", "kernel variant: auto, "+strings.Join(variantNames(), ", ")+" (auto: the best the CPU runs and this binary has)")
+	kernelsFlag := fs.String("kernels", "", "kernel variant: auto, "+strings.Join(variantNames(), ", ")+" (default: $"+cpu.EnvVariable+", else auto: the best the CPU runs and this binary has)")
 	quick := fs.Bool("quick", false, "short timings (0.05 s per measure instead of 0.3 s)")
 	if err := parseFlags(fs, args, stdout, false); err != nil {
 		return err
@@ -277,8 +286,15 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		dur = 50 * time.Millisecond
 	}
 	workers := runtime.GOMAXPROCS(0)
-	fmt.Fprintf(stdout, "batchrun %s %s %s/%s; %s, %d logical cores; kernels: %s (--kernels %s)\n\n",
-		results.Version(), runtime.Version(), runtime.GOOS, runtime.GOARCH, cpuName(), runtime.NumCPU(), sel.name, *kernelsFlag)
+	how := "--kernels " + *kernelsFlag
+	if *kernelsFlag == "" {
+		how = "auto"
+		if env := os.Getenv(cpu.EnvVariable); env != "" {
+			how = "$" + cpu.EnvVariable + "=" + env
+		}
+	}
+	fmt.Fprintf(stdout, "batchrun %s %s %s/%s; %s, %d logical cores; kernels: %s (%s)\n\n",
+		results.Version(), runtime.Version(), runtime.GOOS, runtime.GOARCH, cpuName(), runtime.NumCPU(), sel.name, how)
 
 	// 1. Peaks.
 	peaks := map[string]float64{}

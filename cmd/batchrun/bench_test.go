@@ -14,7 +14,7 @@ func TestInfo(t *testing.T) {
 	out := mustRun(t, "info")
 	for _, want := range []string{
 		"Version: batchrun ", "Go: go", "CPU: ", "logical cores",
-		"CPU features: ", "AVX2 ", "FMA3 ", "AVX512F ", "AVX512DQ ", "AVX512BW ", "AVX512VL ",
+		"CPU features: ", "AVX2 ", "FMA3 ", "AVX512F ", "AVX512DQ ", "BMI2 ", "AVX512VL ",
 		"Kernel variants:", "avx512", "avx2", "generic",
 		"Selected kernels: ", "GPU: ", "CUDA backend is not built yet",
 	} {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -168,6 +169,20 @@ func (f *specFlags) load(fs *flag.FlagSet, fams batch.Families) (*batch.Plan, ba
 		return nil, batch.Shard{}, usageError{err}
 	}
 	return plan, shard, nil
+}
+
+// otherBackends returns the backends other than name that earlier
+// processes of the run directory used.
+func otherBackends(dir, name string) []string {
+	var out []string
+	procs, _ := filepath.Glob(filepath.Join(dir, "runs", "*.json"))
+	for _, p := range procs {
+		m, err := results.ReadManifest(p)
+		if err == nil && m.Backend != "" && m.Backend != name && !slices.Contains(out, m.Backend) && m.CellsRun > 0 {
+			out = append(out, m.Backend)
+		}
+	}
+	return out
 }
 
 // isRunDir reports whether dir holds the records of batchrun runs.
@@ -328,6 +343,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 		if !*quiet {
 			fmt.Fprintf(stderr, format+"\n", a...)
 		}
+	}
+	if others := otherBackends(dir, be.Name()); len(others) > 0 && len(todo) > 0 {
+		say("batchrun: note: earlier cells of %s ran on %s, these run on %s: results agree to float tolerance across kernels, not bit for bit (--kernels picks them)", dir, strings.Join(others, ", "), be.Name())
 	}
 	say("batchrun: %s: %d cells in the plan, shard %s has %d: %d done, %d to run in %s on %s (%s)",
 		dir, len(plan.Cells), shard, len(cells), len(cells)-len(todo), len(todo), plural(len(batch.Groups(todo, *workers, *group)), "group"), plural(*workers, "worker"), be.Name())

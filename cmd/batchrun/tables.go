@@ -75,6 +75,7 @@ func mergeAndReport(dir string, plan *batch.Plan, command []string, stdout io.Wr
 	}
 	m := manifest(plan, command)
 	m.Status, m.Files = "merged", stats.Rows
+	var backends []string
 	procs, _ := filepath.Glob(filepath.Join(dir, "runs", "*.json"))
 	sort.Strings(procs)
 	for _, p := range procs {
@@ -91,9 +92,17 @@ func mergeAndReport(dir string, plan *batch.Plan, command []string, stdout io.Wr
 			m.End = pm.End
 		}
 		m.CellsRun += pm.CellsRun
-		if m.Backend == "" {
-			m.Backend, m.Host = pm.Backend, pm.Host
+		if m.Host == nil {
+			m.Host = pm.Host
 		}
+		if pm.Backend != "" && !slices.Contains(backends, pm.Backend) {
+			backends = append(backends, pm.Backend)
+		}
+	}
+	slices.Sort(backends)
+	m.Backend = strings.Join(backends, ",")
+	if len(backends) > 1 {
+		fmt.Fprintf(stdout, "note: the cells of %s ran on different kernels (%s): they agree to float tolerance, not bit for bit (see manifest.json, processes)\n", dir, m.Backend)
 	}
 	if !m.End.IsZero() {
 		m.WallSec = m.End.Sub(m.Start).Seconds()

@@ -23,7 +23,7 @@ import (
 const (
 	Generic = "generic" // pure Go
 	AVX2    = "avx2"    // AVX2 and FMA3
-	AVX512  = "avx512"  // AVX-512 F, DQ, BW, VL
+	AVX512  = "avx512"  // AVX-512 F, DQ, VL and BMI2
 )
 
 // Variants lists the kernel variants, best first.
@@ -37,7 +37,7 @@ func Supported(variant string) bool {
 	case AVX2:
 		return cpuid.CPU.Supports(cpuid.AVX, cpuid.AVX2, cpuid.FMA3)
 	case AVX512:
-		return cpuid.CPU.Supports(cpuid.AVX, cpuid.AVX2, cpuid.FMA3, cpuid.AVX512F, cpuid.AVX512DQ, cpuid.AVX512BW, cpuid.AVX512VL)
+		return cpuid.CPU.Supports(cpuid.AVX, cpuid.AVX2, cpuid.FMA3, cpuid.BMI2, cpuid.AVX512F, cpuid.AVX512DQ, cpuid.AVX512VL)
 	}
 	return false
 }
@@ -71,14 +71,15 @@ type Backend struct {
 }
 
 // New returns the backend with the kernels named by $BATCHRUN_KERNELS, or
-// the best this CPU runs when it is unset, "auto", or names kernels the CPU
-// cannot run (the command line checks the variable and reports that).
+// the best this CPU runs when it is unset or "auto". It panics when the
+// variable names kernels that do not exist or that the CPU cannot run: a
+// typo must not silently test or run other kernels than asked for (the
+// command line reports the same as a usage error before calling New).
 func New() *Backend {
-	name := os.Getenv(EnvVariable)
-	if be, err := NewVariant(name); err == nil {
-		return be
+	be, err := NewVariant(os.Getenv(EnvVariable))
+	if err != nil {
+		panic("cpu: $" + EnvVariable + ": " + err.Error())
 	}
-	be, _ := NewVariant("auto")
 	return be
 }
 
@@ -272,9 +273,11 @@ func sigmoid(z float32) float32 {
 	return float32(1 / (1 + math.Exp(-float64(z))))
 }
 
-// Rates computes batch-mean link rates (see kernels.Rates).
+// Rates computes batch-mean link rates (see kernels.Rates). The SIMD rates
+// hold the noise power in float32; outside its normal range the generic
+// float64 rates run instead.
 func (be *Backend) Rates(r *kernels.Rates) {
-	if be.rates != nil {
+	if be.rates != nil && r.Sigma2 >= 0x1p-126 && r.Sigma2 <= 0x1p126 {
 		be.rates(r)
 		return
 	}

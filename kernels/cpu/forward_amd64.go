@@ -50,9 +50,11 @@ func ForwardAVX2(f *kernels.Forward, scratch []float32) {
 
 var (
 	fwdAVX512Kernels = simdKernels{name: "avx512", width: 16,
-		dense: fwdDense512, denseOut: fwdDenseOut512, perturb: fwdPerturb512, gather: fwdGather, prefetch: fwdPrefetch}
+		dense: fwdDense512, denseOut: fwdDenseOut512, perturb: fwdPerturb512, gather: fwdGather, prefetch: fwdPrefetch,
+		sigmoid: sigmoid512}
 	fwdAVX2Kernels = simdKernels{name: "avx2", width: 8,
-		dense: fwdDense256, denseOut: fwdDenseOut256, perturb: fwdPerturb256, gather: fwdGather, prefetch: fwdPrefetch}
+		dense: fwdDense256, denseOut: fwdDenseOut256, perturb: fwdPerturb256, gather: fwdGather, prefetch: fwdPrefetch,
+		sigmoid: sigmoid256}
 )
 
 // simdKernelSets returns the assembly kernel sets this machine runs.

@@ -64,6 +64,9 @@ type simdKernels struct {
 	// perturb sets dst[i] = theta[i] + float32(mu*u[i]) for i < len(dst),
 	// and may prefetch next1 and next2 (the next agent's theta and u).
 	perturb func(dst, theta, u []float32, mu float32, next1, next2 []float32)
+	// sigmoid sets dst[j] = scale * sigmoid(src[j]) (see SigmoidSlice), with
+	// the same instructions as the rest of the set.
+	sigmoid func(dst, src []float32, scale float32)
 	// prefetch may bring p into L1 (hint only).
 	prefetch func(p []float32)
 	// gather sets x[i*lanes+j] = obs[(row0+j*step)*in+i] for i < in, j < nb,
@@ -74,7 +77,7 @@ type simdKernels struct {
 // fwdGoKernels is the pure-Go twin of the assembly kernel sets.
 var fwdGoKernels = simdKernels{name: "go", width: 16,
 	dense: denseTransposedGo, denseOut: denseOutGo, perturb: perturbGoTwin, gather: gatherGo,
-	prefetch: func([]float32) {}}
+	prefetch: func([]float32) {}, sigmoid: sigmoidSliceGo}
 
 // simdAlign is the alignment, in floats, of the work buffers in the scratch.
 const simdAlign = 16
@@ -163,7 +166,7 @@ func forwardSIMD(f *kernels.Forward, scratch []float32, k *simdKernels) {
 				row0 := a + b0*step // first observation row of the chunk
 				lanes := fwdRoundUp(nb, k.width)
 				z := forwardChunk(k, net, params, obs, actA, actB, zbuf, row0, step, nb, lanes)
-				SigmoidSlice(z[:nb], z[:nb], f.Pmax)
+				k.sigmoid(z[:nb], z[:nb], f.Pmax)
 				for j, pj := range z[:nb] {
 					power[row0+j*step] = pj
 				}

@@ -22,6 +22,25 @@ func mvLog2SliceBest(dst, src []float32) {
 	}
 }
 
+// sigmoid512 and sigmoid256 are SigmoidSlice with AVX-512 or AVX2 only
+// (the Go twin on a CPU without), for kernel sets that must not mix
+// instruction sets.
+func sigmoid512(dst, src []float32, scale float32) {
+	if mvAVX512 {
+		sigmoidSliceAVX512(dst, src, scale)
+		return
+	}
+	sigmoidSliceGo(dst, src, scale)
+}
+
+func sigmoid256(dst, src []float32, scale float32) {
+	if mvAVX2 {
+		sigmoidSliceAVX2(dst, src, scale)
+		return
+	}
+	sigmoidSliceGo(dst, src, scale)
+}
+
 func mvSigmoidSliceBest(dst, src []float32, scale float32) {
 	switch {
 	case mvAVX512:
