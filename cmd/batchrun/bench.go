@@ -487,7 +487,7 @@ func kernelBenches() []kernelBench {
 					U: normals(rng, S*N*P, 1), USeedStride: N * P, UAgentStride: P, Mu: 0.05,
 					Obs: uniforms(rng, S*B*N*net.In, 0, 1), ObsSeedStride: B * N * net.In,
 					Pmax: 10, Power: make([]float32, S*B*N), PowerSeedStride: B * N}
-				f.Scratch = make([]float32, f.ScratchLen())
+				f.Scratch = make([]float32, be.ForwardScratchLen(f))
 				return func() { be.Forward(f) }
 			},
 		},
