@@ -24,18 +24,7 @@ func BenchmarkIteration(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			ids := make([]uint64, seeds)
-			for i := range ids {
-				ids[i] = uint64(i)
-			}
-			g, err := newGroup(&cfg, mode, cpu.New(), ids)
-			if err != nil {
-				b.Fatal(err)
-			}
-			traces := make([]SeedTrace, seeds)
-			for s := range traces {
-				traces[s].SumRate = make([]float64, T)
-			}
+			g, traces := benchGroup(b, &cfg, seeds)
 			// Warm up past the first iterations, whose message buffers are
 			// still empty.
 			t := 0
@@ -75,18 +64,7 @@ func BenchmarkScaling(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				ids := make([]uint64, seeds)
-				for i := range ids {
-					ids[i] = uint64(i)
-				}
-				g, err := newGroup(&cfg, mode, cpu.New(), ids)
-				if err != nil {
-					b.Fatal(err)
-				}
-				traces := make([]SeedTrace, seeds)
-				for s := range traces {
-					traces[s].SumRate = make([]float64, cfg.T)
-				}
+				g, traces := benchGroup(b, &cfg, seeds)
 				t := 0
 				for ; t < 3; t++ {
 					g.step(t, traces)
@@ -103,4 +81,22 @@ func BenchmarkScaling(b *testing.B) {
 			})
 		}
 	}
+}
+
+// benchGroup returns a batched group of seeds 0..seeds-1 of cfg.Mode on the
+// default kernels, with traces for cfg.T iterations.
+func benchGroup(b *testing.B, cfg *Config, seeds int) (*group, []SeedTrace) {
+	ids := make([]uint64, seeds)
+	for i := range ids {
+		ids[i] = uint64(i)
+	}
+	g, err := newGroup(cfg, cfg.Mode, cpu.New(), ids)
+	if err != nil {
+		b.Fatal(err)
+	}
+	traces := make([]SeedTrace, seeds)
+	for s := range traces {
+		traces[s].SumRate = make([]float64, cfg.T)
+	}
+	return g, traces
 }
