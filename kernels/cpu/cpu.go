@@ -284,30 +284,23 @@ func (be *Backend) Rates(r *kernels.Rates) {
 	ratesGeneric(r)
 }
 
-func ratesGeneric(r *kernels.Rates) {
-	n := r.N
-	inv := 1 / float64(r.B)
-	for s := 0; s < r.S; s++ {
-		mean := r.MeanRate[s*n : s*n+n]
-		clear(mean)
-		for b := 0; b < r.B; b++ {
-			h := r.H[s*r.HSeedStride+b*n*n:][:n*n]
-			p := r.Power[s*r.PowerSeedStride+b*n:][:n]
-			for i := 0; i < n; i++ {
-				row := h[i*n : i*n+n]
-				interference := r.Sigma2
-				for j, a := range row {
-					if j != i {
-						interference += float64(float64(a) * float64(a) * float64(p[j]))
-					}
-				}
-				d := float64(row[i])
-				mean[i] += math.Log2(1 + d*d*float64(p[i])/interference)
+// ratesGeneric is the generic Rates: float64 sums and math.Log2.
+func ratesGeneric(r *kernels.Rates) { ratesWith(r, ratesSampleGeneric) }
+
+// ratesSampleGeneric adds log2(1 + SINR_i) of one sample to mean[i], in
+// float64, the interference summed over j != i.
+func ratesSampleGeneric(h, p []float32, sigma2 float64, mean []float64) {
+	n := len(p)
+	for i := 0; i < n; i++ {
+		row := h[i*n : i*n+n]
+		interference := sigma2
+		for j, a := range row {
+			if j != i {
+				interference += float64(float64(a) * float64(a) * float64(p[j]))
 			}
 		}
-		for i := range mean {
-			mean[i] *= inv
-		}
+		d := float64(row[i])
+		mean[i] += math.Log2(1 + d*d*float64(p[i])/interference)
 	}
 }
 

@@ -56,14 +56,16 @@ func RatesAVX2(r *kernels.Rates) { ratesWith(r, ratesSample256) }
 // ratesTwin is the Go twin of RatesAVX512 and RatesAVX2 (same bits).
 func ratesTwin(r *kernels.Rates) { ratesWith(r, ratesSampleGo) }
 
-// ratesWith runs Rates with sample computing one sample of one seed.
-func ratesWith(r *kernels.Rates, sample func(h, p []float32, sigma2 float32, mean []float64)) {
+// ratesWith runs Rates with sample adding the rates of one sample of one
+// seed to mean; the noise power is handed over in the sample's precision
+// (float32 for the SIMD kernels and their twin, float64 for generic).
+func ratesWith[T float32 | float64](r *kernels.Rates, sample func(h, p []float32, sigma2 T, mean []float64)) {
 	n := r.N
 	if n == 0 {
 		return
 	}
 	inv := 1 / float64(r.B)
-	sigma2 := float32(r.Sigma2)
+	sigma2 := T(r.Sigma2)
 	for s := 0; s < r.S; s++ {
 		mean := r.MeanRate[s*n : s*n+n]
 		clear(mean)
