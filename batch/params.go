@@ -24,10 +24,11 @@ const (
 	Enum                 // string from Param.Enum
 	IntList              // []int, comma-separated
 	EnumList             // []string from Param.Enum, comma-separated, no repeats
+	Text                 // string, free text without commas, checked by the family's Resolve
 )
 
 func (k Kind) String() string {
-	return [...]string{"int", "float", "bool", "enum", "int list", "enum list"}[k]
+	return [...]string{"int", "float", "bool", "enum", "int list", "enum list", "text"}[k]
 }
 
 // Range bounds a numeric parameter (every element, for lists). The zero
@@ -92,6 +93,7 @@ type Param struct {
 	Default string   // in the syntax of --set
 	Enum    []string // allowed values of Enum and EnumList
 	Range   Range    // allowed values of numeric kinds
+	Syntax  string   // what a Text parameter accepts, for help and errors
 	Doc     string
 }
 
@@ -108,6 +110,11 @@ func (p Param) Allowed() string {
 		return "an integer " + p.Range.String()
 	case IntList:
 		return "a comma-separated list of integers " + p.Range.String()
+	case Text:
+		if p.Syntax != "" {
+			return p.Syntax
+		}
+		return "text without commas"
 	default:
 		return "a number " + p.Range.String()
 	}
@@ -166,6 +173,11 @@ func (p Param) Parse(text string) (any, error) {
 			return nil, bad("empty list")
 		}
 		return out, nil
+	case Text:
+		if strings.Contains(text, ",") {
+			return nil, bad("a text value cannot contain commas (they separate axis values)")
+		}
+		return strings.Join(strings.Fields(text), " "), nil
 	case EnumList:
 		var out []string
 		for _, f := range splitList(text) {

@@ -17,6 +17,7 @@ var (
 	pEnum     = Param{Name: "channel", Kind: Enum, Default: "ar1", Enum: []string{"ar1", "rayleigh"}}
 	pIntList  = Param{Name: "hidden", Kind: IntList, Default: "30,30", Range: AtLeast(1)}
 	pEnumList = Param{Name: "mode", Kind: EnumList, Default: "async", Enum: []string{"async", "sync", "central"}}
+	pText     = Param{Name: "edges", Kind: Text, Syntax: "edge lists"}
 )
 
 func TestParseValid(t *testing.T) {
@@ -45,6 +46,8 @@ func TestParseValid(t *testing.T) {
 		{pIntList, "5", []int{5}},
 		{pEnumList, "sync,async", []string{"sync", "async"}},
 		{pEnumList, "central", []string{"central"}},
+		{pText, " 1->2   2->1 /\n 1->3 ", "1->2 2->1 / 1->3"},
+		{pText, "", ""},
 	}
 	for _, tc := range tests {
 		got, err := tc.p.Parse(tc.text)
@@ -65,6 +68,7 @@ func TestParseInvalid(t *testing.T) {
 		why  string // part of the message
 	}{
 		{pInt, "1", "out of range"},
+		{pText, "1->2,2->1", "cannot contain commas"},
 		{pInt, "-5", "out of range"},
 		{pInt, "abc", "not an integer"},
 		{pInt, "1.5", "not an integer"},
@@ -417,7 +421,7 @@ func TestValuesGetUnknownPanics(t *testing.T) {
 }
 
 func TestKindString(t *testing.T) {
-	want := []string{"int", "float", "bool", "enum", "int list", "enum list"}
+	want := []string{"int", "float", "bool", "enum", "int list", "enum list", "text"}
 	for k, w := range want {
 		if got := Kind(k).String(); got != w {
 			t.Errorf("Kind(%d).String() = %q, want %q", k, got, w)
