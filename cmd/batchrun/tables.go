@@ -298,22 +298,44 @@ func paramColumns(m *results.Manifest) []string {
 	return out
 }
 
-const plotUsage = `Usage: batchrun plot DIR --x COLUMN --y COLUMN [--by COLUMN,...] [--log-x] [--log-y] --out FILE.png|svg|pdf
+const plotUsage = `Usage: batchrun plot DIR --x COLUMN --y COLUMN[,COLUMN...] [--by COLUMN,...] [--where COLUMN=VALUE,...] [--log-x] [--log-y] [--table NAME] --out FILE.png|svg|pdf
 
 Plots the mean of --y against --x over the replicates (and any parameter not
 in --by), one line per combination of the --by columns, with its 95%
-confidence band (Student t). The table is the merged one that has both
-columns (trace.csv for --x iter), or --table.
+confidence band (Student t). The table is the first merged one that has
+every column named (trace.csv for --x iter), or --table.
+
+--y takes several columns, comma-separated, for one line per column (times
+the --by combinations), labelled "col" without --by and "col, by-values"
+with. An entry with *, ? or [ is a pattern (path.Match syntax; quote it
+from the shell) standing for the matching numeric columns of the table in
+header order, other than the --x, --by and --where columns; it must match
+at least one. Columns empty in every selected row are skipped (err_1 to
+err_16 with only the first few filled). The y axis is labelled with the
+column when one is plotted, otherwise with the --y entries joined by ", ".
+
+--where COLUMN=VALUE keeps the rows whose COLUMN holds VALUE, as text or,
+for numbers, numerically (b=1 matches 1 and 1.0). Comma-separate several
+filters, or repeat the flag: filters on different columns must all hold,
+several on one column are alternatives (--where mode=sync,mode=async). A
+piece without = continues the value before it (--where hidden=30,30).
+
+Examples:
+  batchrun plot runs/sweep --x iter --y sum_rate --by mode --out fig1.png
+  batchrun plot runs/sweep --x iter --y sum_rate,sum_rate_avg --where N=5 --by mode --out fig1b.svg
+  batchrun plot runs/paper002-qp --table trace --where mode=ps-dda,b=1 --x step --y 'err_*' --log-x --log-y --out fig2.png
 `
 
 func cmdPlot(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("plot", plotUsage)
 	x := fs.String("x", "", "x column (numeric), e.g. iter or N")
-	y := fs.String("y", "", "y column (numeric), e.g. sum_rate")
+	y := fs.String("y", "", "y columns (numeric), comma-separated, or patterns such as 'err_*', e.g. sum_rate")
 	by := fs.String("by", "", "comma-separated columns whose values make separate lines, e.g. mode")
+	var where stringList
+	fs.Var(&where, "where", "row filter `col=value[,col=value...]` (repeatable), e.g. mode=sync,N=5")
 	logX := fs.Bool("log-x", false, "logarithmic x axis")
 	logY := fs.Bool("log-y", false, "logarithmic y axis")
-	table := fs.String("table", "", "table to plot (default: the first merged table with both columns)")
+	table := fs.String("table", "", "table to plot (default: the first merged table with every column named)")
 	title := fs.String("title", "", "plot title")
 	out := fs.String("out", "", "output file: .png, .svg or .pdf")
 	// Allow the directory before or after the flags.
@@ -337,31 +359,47 @@ func cmdPlot(args []string, stdout, stderr io.Writer) error {
 	default:
 		return usagef("plot: --out %q: the extension picks the format: .png, .svg or .pdf", *out)
 	}
+	spec := results.PlotSpec{X: *x, LogX: *logX, LogY: *logY, Title: *title}
+	for _, c := range strings.Split(*y, ",") {
+		if c = strings.TrimSpace(c); c == "" {
+			return usagef("plot: --y %q: an empty column name", *y)
+		}
+		spec.Y = append(spec.Y, c)
+	}
+	if *by != "" {
+		spec.By = strings.Split(*by, ",")
+	}
+	for _, w := range where {
+		f, err := results.ParseFilters(w)
+		if err != nil {
+			return usagef("plot: --where: %v", err)
+		}
+		spec.Where = append(spec.Where, f...)
+	}
 	m, err := mergedManifest(dir)
 	if err != nil {
 		return err
 	}
-	var byCols []string
-	if *by != "" {
-		byCols = strings.Split(*by, ",")
-	}
-	spec := results.PlotSpec{X: *x, Y: *y, By: byCols, LogX: *logX, LogY: *logY, Title: *title}
+	var lacking []string // per table tried
 	var tried []string
 	for _, def := range m.Tables {
 		if *table != "" && def.Name != *table {
 			continue
 		}
-		cols := append(slices.Clone(m.Columns), def.Metrics...)
+		cols := slices.Clone(m.Columns)
 		if def.Step != "" {
 			cols = append(cols, def.Step)
 		}
-		need := append([]string{*x, *y}, byCols...)
-		ok := true
-		for _, c := range need {
-			ok = ok && slices.Contains(cols, c)
-		}
+		cols = append(cols, def.Metrics...)
 		tried = append(tried, def.Name)
-		if !ok {
+		if miss := spec.Missing(cols); len(miss) > 0 {
+			for i, c := range miss {
+				if strings.ContainsAny(c, "*?[") {
+					miss[i] = fmt.Sprintf("a column matching %q (other than the --x, --by and --where columns)", c)
+				}
+			}
+			lacking = append(lacking, fmt.Sprintf("  %s lacks %s (its columns: the parameter columns and %s)",
+				def.Name, strings.Join(miss, ", "), strings.Join(cols[len(m.Columns):], ", ")))
 			continue
 		}
 		t, err := results.ReadTable(filepath.Join(dir, def.Name+".csv"))
@@ -371,7 +409,11 @@ func cmdPlot(args []string, stdout, stderr io.Writer) error {
 		if err := results.Plot(t, spec, *out); err != nil {
 			return usageError{err}
 		}
-		fmt.Fprintf(stdout, "%s: %s against %s from %s.csv\n", *out, *y, *x, def.Name)
+		filtered := ""
+		if len(where) > 0 {
+			filtered = " rows with " + strings.Join(where, ",") + " of"
+		}
+		fmt.Fprintf(stdout, "%s: %s against %s from%s %s.csv\n", *out, *y, *x, filtered, def.Name)
 		return nil
 	}
 	if *table != "" && len(tried) == 0 {
@@ -381,7 +423,8 @@ func cmdPlot(args []string, stdout, stderr io.Writer) error {
 		}
 		return usagef("plot: --table %q: allowed: %s", *table, strings.Join(names, ", "))
 	}
-	return usagef("plot: no table of %s has the columns %s (tables: %s; see their headers)", dir, strings.Join(append([]string{*x, *y}, byCols...), ", "), strings.Join(tried, ", "))
+	return usagef("plot: no table of %s has every column named by --x, --y, --by and --where (tables: %s):\n%s\n  parameter columns (every table): %s",
+		dir, strings.Join(tried, ", "), strings.Join(lacking, "\n"), strings.Join(m.Columns, ", "))
 }
 
 func cmdSpec(args []string, stdout, stderr io.Writer) error {
