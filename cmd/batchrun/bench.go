@@ -16,6 +16,7 @@ import (
 
 	"github.com/klauspost/cpuid/v2"
 
+	"github.com/batchrun/batchrun/algo/psdda"
 	"github.com/batchrun/batchrun/algo/zo"
 	"github.com/batchrun/batchrun/batch"
 	"github.com/batchrun/batchrun/kernels"
@@ -264,7 +265,10 @@ Measures this machine for batchrun:
      replicates per worker, through the sweep engine on all cores (in a
      temporary directory, removed afterwards), in seed-runs per second
      scaled to paper000's T = 2000, for the selected kernels and the
-     generic ones.
+     generic ones;
+  4. psdda at scale: PS-DDA on 10,000 nodes (the scaling preset, d = 10)
+     with delays b = 1 and b = 10, one seed per worker, in seed-steps per
+     second and the time ratio of b = 10 to b = 1.
 
 Timings take about 0.3 s per measure (--quick: 0.05 s) plus the end-to-end
 runs, a few seconds on 2 cores.
@@ -397,7 +401,13 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	tw.Flush()
 	fmt.Fprintln(stdout, "(SEED-RUNS/S and S/SEED-RUN at T = 2000 on all cores: the T = 200 figures divided by 10; CORE-S: times the workers)")
-	return nil
+
+	// 4. psdda.
+	psddaT := 300
+	if *quick {
+		psddaT = 60
+	}
+	return psddaScaling(ctx, stdout, psddaT, workers)
 }
 
 // fmtDuration prints a call time with 3 significant digits.
@@ -547,11 +557,18 @@ func kernelBenches() []kernelBench {
 // (removed afterwards), and returns the cells run and the wall time.
 func endToEnd(ctx context.Context, be kernels.Backend, T, reps, workers int) (int, time.Duration, error) {
 	fams := batch.Families{"zo": zo.Family{Backend: be}}
-	spec, err := presetSpec("paper000", fams)
+	return runPreset(ctx, fams, "paper000", []string{fmt.Sprintf("T=%d", T), "mode=" + strings.Join(zo.LearnModes, ",")}, reps, workers)
+}
+
+// runPreset runs a preset with overrides and reps replicates through the
+// sweep engine in a temporary directory (removed afterwards) and returns
+// the cells run and the wall time of the execution.
+func runPreset(ctx context.Context, fams batch.Families, preset string, sets []string, reps, workers int) (int, time.Duration, error) {
+	spec, err := presetSpec(preset, fams)
 	if err != nil {
 		return 0, 0, err
 	}
-	if err := spec.Override(fams["zo"].Schema(), []string{fmt.Sprintf("T=%d", T), "mode=" + strings.Join(zo.LearnModes, ",")}); err != nil {
+	if err := spec.Override(fams[spec.Experiment].Schema(), sets); err != nil {
 		return 0, 0, err
 	}
 	spec.Replicates = batch.Count(reps)
@@ -580,4 +597,30 @@ func endToEnd(ctx context.Context, be kernels.Backend, T, reps, workers int) (in
 		return 0, 0, errors.New("not every cell ran")
 	}
 	return stats.Cells, wall, nil
+}
+
+// psddaScaling runs the psdda scaling preset at n = 10,000 for b = 1 and
+// b = 10, one seed of T steps per worker, and prints seed-steps per second
+// and the time ratio.
+func psddaScaling(ctx context.Context, stdout io.Writer, T, workers int) error {
+	fams := batch.Families{"psdda": psdda.Family{}}
+	fmt.Fprintf(stdout, "\npsdda scaling: PS-DDA, n = 10,000 nodes, random 5-strongly connected digraphs of mean out-degree 5, least squares in d = 10, T = %d, %s, one seed each:\n",
+		T, plural(workers, "worker"))
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "DELAY b\tSEEDS\tWALL\tSEED-STEPS/S\tEST. S FOR 8 SEEDS x 1000 STEPS\tTIME / b=1")
+	var base float64
+	for _, b := range []int{1, 10} {
+		cells, wall, err := runPreset(ctx, fams, "scaling", []string{"n=10000", fmt.Sprintf("b=%d", b), fmt.Sprintf("T=%d", T)}, workers, workers)
+		if err != nil {
+			return fmt.Errorf("psdda scaling, b = %d: %w", b, err)
+		}
+		rate := float64(cells*T) / wall.Seconds()
+		if b == 1 {
+			base = rate
+		}
+		fmt.Fprintf(tw, "%d\t%d\t%.2f s\t%.0f\t%.1f\t%.2f\n", b, cells, wall.Seconds(), rate, 8000/rate, base/rate)
+	}
+	tw.Flush()
+	fmt.Fprintln(stdout, "(the estimate is 8,000 seed-steps at this rate; batchrun run --preset scaling --set n=10000 --set b=1 --out DIR measures the real run)")
+	return nil
 }

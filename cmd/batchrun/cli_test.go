@@ -78,8 +78,17 @@ func TestBadInputExits2AndWritesNothing(t *testing.T) {
 		{"unknown flag", "", []string{"--seedz", "3"}, []string{"seedz"}},
 		{"workers", "", []string{"--workers", "0"}, []string{"--workers"}},
 		{"progress style", "", []string{"--progress", "fancy"}, []string{"--progress", "plain"}},
-		{"spec and preset", "experiment: zo\n", []string{"--preset", "paper000"}, []string{"spec file or --preset"}},
+		{"spec and preset", "experiment: zo\n", []string{"--preset", "paper000"}, []string{"give a spec file, --preset or --experiment, not two"}},
 		{"memory", "", []string{"--set", "N=200000", "--seeds", "64"}, []string{"GiB", "--workers"}},
+		// psdda (spec section 3-6).
+		{"psdda union not strongly connected", "experiment: psdda\nset:\n  graph: edges\n  n: 3\n  edges: 1->2 2->3 / 2->1\n", []string{},
+			[]string{"sweep.yaml", "parameter edges (n = 3)", "the union of the 2 graphs is not strongly connected: node 3 cannot reach node 1"}},
+		{"psdda negative delay", "", []string{"--experiment", "psdda", "--set", "b=-1"}, []string{"parameter b", "out of range", "[0, 1048576]"}},
+		{"psdda empty box", "", []string{"--preset", "paper002-qp", "--set", "lo=1", "--set", "hi=0.5"}, []string{"[lo, hi]^d = [1, 0.5]^2 is empty"}},
+		{"psdda unknown objective", "", []string{"--experiment", "psdda", "--set", "objective=logistic"}, []string{"parameter objective", "one of qp, sensor, lsq"}},
+		{"psdda paper graph size", "", []string{"--experiment", "psdda", "--set", "n=9"}, []string{"graph paper002 has 8 nodes"}},
+		{"unknown experiment", "", []string{"--experiment", "pdsda"}, []string{"--experiment", "psdda, zo"}},
+		{"preset and experiment", "", []string{"--experiment", "psdda", "--preset", "paper002-qp"}, []string{"--preset or --experiment, not both"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

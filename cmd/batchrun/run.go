@@ -17,6 +17,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/batchrun/batchrun/algo/psdda"
 	"github.com/batchrun/batchrun/algo/zo"
 	"github.com/batchrun/batchrun/batch"
 	"github.com/batchrun/batchrun/kernels"
@@ -36,7 +37,7 @@ func families(be kernels.Backend) batch.Families {
 	if be == nil {
 		be = cpu.New()
 	}
-	return batch.Families{"zo": zo.Family{Backend: be}}
+	return batch.Families{"zo": zo.Family{Backend: be}, "psdda": psdda.Family{}}
 }
 
 // kernelsFlag adds --kernels to a flag set.
@@ -60,14 +61,16 @@ func backend(flagValue string) (kernels.Backend, error) {
 const runUsage = `Usage: batchrun run [SPEC.yaml] [flags]
 
 Runs a sweep: the cells (parameter point x replicate) of the spec file, of
---preset, or of the embedded default (paper000, every mode, 4 replicates).
+--preset, of an --experiment's defaults, or of the embedded default
+(paper000, every mode, 4 replicates).
 Cells of one parameter point run as one batched group; groups run on all
 cores. Completed cells are committed to DIR/parts every --flush-every, so
 an interrupted run loses only the groups under way, and a killed one also
 those completed since the last commit: run the same command again and it
-skips every finished cell (growing the grid runs only the new cells). When every cell of the plan is done, the run merges them
-into DIR/trace.csv, summary.csv, eval.csv, timing.csv and manifest.json and
-prints a report.
+skips every finished cell (growing the grid runs only the new cells).
+When every cell of the plan is done, the run merges them into one CSV per
+table of the experiment (summary.csv, trace.csv, ...), timing.csv and
+manifest.json in DIR, and prints a report.
 
 Sharding: --shard i/n runs the i-th of n disjoint blocks of cells (0 <= i <
 n); --shard auto takes i and n from a Slurm job array (SLURM_ARRAY_TASK_ID,
@@ -81,6 +84,7 @@ replicate index, so results never depend on workers, groups or shards.
 // specFlags are the flags shared by run and plan that build the spec.
 type specFlags struct {
 	preset     *string
+	experiment *string
 	replicates *string
 	seeds      *int
 	seedList   *string
@@ -93,6 +97,7 @@ type specFlags struct {
 func addSpecFlags(fs *flag.FlagSet) *specFlags {
 	f := &specFlags{}
 	f.preset = fs.String("preset", "", "run a preset instead of a spec file (batchrun presets lists them)")
+	f.experiment = fs.String("experiment", "", "run an experiment's defaults (with --set) instead of a spec file or preset: zo or psdda")
 	f.replicates = fs.String("replicates", "", "replicates per parameter point: a count n (0..n-1), a range a-b, or a list 3,5,9 (overrides the spec)")
 	f.seeds = fs.Int("seeds", 0, "the same as --replicates n")
 	f.seedList = fs.String("seed-list", "", "the same as --replicates LIST")
@@ -112,8 +117,10 @@ func (f *specFlags) load(fs *flag.FlagSet, fams batch.Families) (*batch.Plan, ba
 	switch {
 	case fs.NArg() > 1:
 		return nil, batch.Shard{}, usagef("%s: want at most one spec file, got %q", fs.Name(), fs.Args())
-	case fs.NArg() == 1 && *f.preset != "":
-		return nil, batch.Shard{}, usagef("%s: give a spec file or --preset, not both (a spec file names its preset)", fs.Name())
+	case fs.NArg() == 1 && (*f.preset != "" || *f.experiment != ""):
+		return nil, batch.Shard{}, usagef("%s: give a spec file, --preset or --experiment, not two (a spec file names its experiment and preset)", fs.Name())
+	case *f.preset != "" && *f.experiment != "":
+		return nil, batch.Shard{}, usagef("%s: give --preset or --experiment, not both (a preset names its experiment)", fs.Name())
 	case fs.NArg() == 1:
 		spec, err = batch.LoadSpec(fs.Arg(0))
 		name = strings.TrimSuffix(filepath.Base(fs.Arg(0)), filepath.Ext(fs.Arg(0)))
@@ -125,6 +132,12 @@ func (f *specFlags) load(fs *flag.FlagSet, fams batch.Families) (*batch.Plan, ba
 	case *f.preset != "":
 		spec, err = presetSpec(*f.preset, fams)
 		name = *f.preset
+	case *f.experiment != "":
+		if _, ok := fams[*f.experiment]; !ok {
+			return nil, batch.Shard{}, usagef("%s: --experiment %q: allowed: %s", fs.Name(), *f.experiment, strings.Join(fams.Names(), ", "))
+		}
+		spec = &batch.Spec{Source: "--experiment " + *f.experiment, Experiment: *f.experiment}
+		name = *f.experiment
 	default:
 		spec, err = batch.ParseSpec("default.yaml (embedded)", defaultSpec)
 	}

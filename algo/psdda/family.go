@@ -1,0 +1,196 @@
+package psdda
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"text/tabwriter"
+
+	"github.com/batchrun/batchrun/batch"
+	"github.com/batchrun/batchrun/results"
+)
+
+// Family is the psdda experiment as the sweep engine runs it. A cell is one
+// mode on one seed; the cells of a parameter point run as one group, seed
+// after seed.
+//
+// Modes and delays are paired by default: cells that differ only in mode
+// or b get the same seed, so they share the objective's data, the random
+// graph sequence and the uniform draws behind random delays.
+type Family struct{}
+
+var _ batch.Family = Family{}
+
+// Name returns "psdda".
+func (Family) Name() string { return "psdda" }
+
+// Schema returns the parameters (see Schema).
+func (Family) Schema() batch.Schema { return Schema() }
+
+// Presets returns the presets (see Presets).
+func (Family) Presets() []batch.Preset { return Presets() }
+
+// Paired returns ["mode", "b"].
+func (Family) Paired() []string { return []string{"mode", "b"} }
+
+// The output tables.
+var (
+	tableSummary = results.TableDef{Name: "summary", Metrics: []string{
+		"f_star", "err_max", "err_mean", "err_min", "dist_max", "mass_w_err", "mass_z_err"}}
+	tableTrace = results.TableDef{Name: "trace", Step: "step", Metrics: traceMetrics()}
+	tableNodes = results.TableDef{Name: "nodes", Step: "step", Metrics: []string{"node", "err"}}
+)
+
+func traceMetrics() []string {
+	m := []string{"err_max", "err_mean", "err_min"}
+	for i := 1; i <= NodeColumns; i++ {
+		m = append(m, "err_"+strconv.Itoa(i))
+	}
+	return m
+}
+
+// Tables returns summary (one row per cell: f*, the maximum, mean and
+// minimum over nodes of f(xhat_i(T)) - f*, the largest ||xhat_i(T) - x*||
+// and the relative conservation errors of w and z), trace (the errors'
+// maximum, mean and minimum over nodes at the trace steps, and node i's
+// error in err_i when n <= 16 and node_errors = auto) and nodes (long
+// format: step, node (1-based), err; when node_errors asks for it).
+func (Family) Tables() []results.TableDef {
+	return []results.TableDef{tableSummary, tableTrace, tableNodes}
+}
+
+// Resolve checks a parameter point (graph, box, objective).
+func (Family) Resolve(v batch.Values) (batch.Values, error) {
+	cfg, err := NewConfig(v)
+	if err != nil {
+		return batch.Values{}, err
+	}
+	return cfg.Values, nil
+}
+
+// Work returns T: progress is counted in seed-steps.
+func (Family) Work(v batch.Values) int64 { return int64(v.Int("T")) }
+
+// GroupBytes estimates the memory of a group of cells: one seed's state at
+// a time, and every cell's rows.
+func (Family) GroupBytes(v batch.Values, cells int) int64 {
+	cfg, err := NewConfig(v)
+	if err != nil {
+		return 0
+	}
+	n, d := int64(cfg.N), int64(cfg.D)
+	state := n*int64(cfg.Slots())*(d+1)*8 + n*d*8*4 // rings, z, x, xsum, g
+	edges := int64(float64(n) * (cfg.Degree + 1) * 2 * 40)
+	if cfg.Cycle != nil {
+		edges = 0
+	}
+	data := n * (int64(cfg.Rows) + d) * d * 8
+	points := int64(len(TraceSteps(cfg.T, cfg.TracePoints)))
+	rows := points * 200
+	if cfg.perNodeColumns() || cfg.nodesTable() {
+		rows += points * n * 56
+	}
+	return state + edges + data + int64(cells)*rows
+}
+
+// RunGroup runs the cells of one parameter point, seed after seed.
+func (Family) RunGroup(ctx context.Context, cells []*batch.Cell, progress func(int64)) ([][][]results.Row, error) {
+	cfg, err := NewConfig(cells[0].Values)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][][]results.Row, len(cells))
+	for ci, c := range cells {
+		res, err := Run(ctx, &cfg, c.Seed, func(s int) { progress(int64(s)) })
+		if err != nil {
+			return nil, fmt.Errorf("psdda cell %s (replicate %d, seed %d): %w", c.Key, c.Replicate, c.Seed, err)
+		}
+		out[ci] = cellRows(&cfg, res)
+	}
+	return out, nil
+}
+
+// cellRows turns one seed's result into the rows of the three tables.
+func cellRows(cfg *Config, r *SeedResult) [][]results.Row {
+	last := len(r.Steps) - 1
+	summary := []results.Row{{Metrics: []float64{
+		r.FStar, r.ErrMax[last], r.ErrMean[last], r.ErrMin[last], r.DistMax, r.MassW, r.MassZ}}}
+	var trace, nodes []results.Row
+	for k, s := range r.Steps {
+		m := make([]float64, 3+NodeColumns)
+		m[0], m[1], m[2] = r.ErrMax[k], r.ErrMean[k], r.ErrMin[k]
+		for i := range NodeColumns {
+			m[3+i] = math.NaN()
+			if cfg.perNodeColumns() && i < cfg.N {
+				m[3+i] = r.NodeErr[k][i]
+			}
+		}
+		trace = append(trace, results.Row{Step: int64(s), Metrics: m})
+		if cfg.nodesTable() {
+			for i, e := range r.NodeErr[k] {
+				nodes = append(nodes, results.Row{Step: int64(s), Metrics: []float64{float64(i + 1), e}})
+			}
+		}
+	}
+	return [][]results.Row{summary, trace, nodes}
+}
+
+// Report prints, per parameter point, the number of cells with results and
+// the mean over them of the final maximum and mean errors, with the
+// parameters that vary between the points shown.
+func (Family) Report(w io.Writer, cells []*batch.Cell, summary [][]float64) {
+	type acc struct {
+		cell          *batch.Cell
+		n             int
+		errMax, errMn float64
+		fstar         float64
+	}
+	var order []int
+	accs := map[int]*acc{}
+	for i, c := range cells {
+		if summary[i] == nil {
+			continue
+		}
+		a := accs[c.Point]
+		if a == nil {
+			a = &acc{cell: c}
+			accs[c.Point] = a
+			order = append(order, c.Point)
+		}
+		a.n++
+		a.fstar += summary[i][0]
+		a.errMax += summary[i][1]
+		a.errMn += summary[i][2]
+	}
+	if len(order) == 0 {
+		fmt.Fprintln(w, "no results")
+		return
+	}
+	// The parameters that vary between the reported points.
+	var varying []string
+	for _, p := range Schema() {
+		first := accs[order[0]].cell.Values.Text(p.Name)
+		for _, pt := range order[1:] {
+			if accs[pt].cell.Values.Text(p.Name) != first {
+				varying = append(varying, p.Name)
+				break
+			}
+		}
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	for _, p := range varying {
+		fmt.Fprintf(tw, "%s\t", p)
+	}
+	fmt.Fprintf(tw, "cells\tT\tf*\tmax error at T\tmean error at T\t\n")
+	for _, pt := range order {
+		a := accs[pt]
+		for _, p := range varying {
+			fmt.Fprintf(tw, "%s\t", a.cell.Values.Text(p))
+		}
+		n := float64(a.n)
+		fmt.Fprintf(tw, "%d\t%d\t%.4g\t%.3e\t%.3e\t\n", a.n, a.cell.Values.Int("T"), a.fstar/n, a.errMax/n, a.errMn/n)
+	}
+	tw.Flush()
+}
