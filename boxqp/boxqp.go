@@ -238,7 +238,7 @@ func solve(Q, c, lo, hi []float64, maxIter int) ([]float64, error) {
 		// Partial step to the first bound hit; that bound joins W.
 		alpha = max(alpha, 0)
 		for i, k := range freeIdx {
-			x[k] = clamp(x[k]+alpha*(y[i]-x[k]), lo[k], hi[k])
+			x[k] = clamp(x[k]+float64(alpha*(y[i]-x[k])), lo[k], hi[k])
 		}
 		state[block] = blockState
 		if blockState == stateLower {
@@ -370,7 +370,7 @@ func (w *workspace) solveFree(state []int8, x []float64) ([]int, []float64, erro
 		row := q[k*d : k*d+d]
 		for j, st := range state {
 			if st != stateFree {
-				s -= row[j] * x[j]
+				s -= float64(row[j] * x[j])
 			}
 		}
 		rhs[i] = s
@@ -400,7 +400,7 @@ func (w *workspace) solveFree(state []int8, x []float64) ([]int, []float64, erro
 		s := rhs[i]
 		row := q[k*d : k*d+d]
 		for j, m := range free {
-			s -= row[m] * y[j]
+			s -= float64(row[m] * y[j])
 		}
 		r[i] = s
 	}
@@ -434,7 +434,7 @@ func (w *workspace) mostNegativeMultiplier(state []int8, x []float64) (k int, ok
 	scale := func(i int) (g, s float64) {
 		g, s = -w.c[i], math.Abs(w.c[i])
 		for j, v := range q[i*d : i*d+d] {
-			t := v * x[j]
+			t := float64(v * x[j])
 			g += t
 			s += math.Abs(t)
 		}
@@ -465,7 +465,7 @@ func (w *workspace) mostNegativeMultiplier(state []int8, x []float64) (k int, ok
 			}
 			cholSolve(w.l[:n*n], n, m)
 			for j, v := range m {
-				e += math.Abs(v) * sF[j]
+				e += float64(math.Abs(v) * sF[j])
 			}
 		}
 		if lambda < -w.tol*e {
@@ -484,7 +484,7 @@ func cholesky(a []float64, n int, diag func(j int) float64) (int, float64) {
 		rj := a[j*n : j*n+j]
 		s := a[j*n+j]
 		for _, v := range rj {
-			s -= v * v
+			s -= float64(v * v)
 		}
 		if !(s > float64(n)*eps*diag(j)) {
 			return j, s
@@ -495,7 +495,7 @@ func cholesky(a []float64, n int, diag func(j int) float64) (int, float64) {
 			ri := a[i*n : i*n+j]
 			t := a[i*n+j]
 			for k, v := range ri {
-				t -= v * rj[k]
+				t -= float64(v * rj[k])
 			}
 			a[i*n+j] = t / ljj
 		}
@@ -509,14 +509,14 @@ func cholSolve(l []float64, n int, b []float64) {
 	for i := range n {
 		s := b[i]
 		for k, v := range l[i*n : i*n+i] {
-			s -= v * b[k]
+			s -= float64(v * b[k])
 		}
 		b[i] = s / l[i*n+i]
 	}
 	for i := n - 1; i >= 0; i-- {
 		s := b[i]
 		for k := i + 1; k < n; k++ {
-			s -= l[k*n+i] * b[k]
+			s -= float64(l[k*n+i] * b[k])
 		}
 		b[i] = s / l[i*n+i]
 	}
@@ -577,7 +577,7 @@ func KKT(Q, c, lo, hi, x []float64) float64 {
 		vx = max(vx, lo[k]-x[k], x[k]-hi[k])
 		g, row := -c[k], 0.0
 		for j := range d {
-			t := 0.5 * (Q[k*d+j] + Q[j*d+k]) * x[j]
+			t := float64(0.5 * (Q[k*d+j] + Q[j*d+k]) * x[j])
 			g += t
 			row += math.Abs(t)
 		}

@@ -45,11 +45,11 @@ func (p *Problem) Grad(g []float64, i int, x []float64) {
 		row := a[r*d : (r+1)*d]
 		res := -p.Y[i*m+r]
 		for k, v := range row {
-			res += v * x[k]
+			res += float64(v * x[k])
 		}
 		res *= 2
 		for k, v := range row {
-			g[k] += res * v
+			g[k] += float64(res * v)
 		}
 	}
 }
@@ -59,14 +59,14 @@ func (p *Problem) NodeValue(i int, x []float64) float64 {
 	d, m := p.D, p.M
 	s := 0.0
 	for k := range x {
-		s += p.Lambda * x[k] * x[k]
+		s += float64(p.Lambda * x[k] * x[k])
 	}
 	for r := range m {
 		res := -p.Y[i*m+r]
 		for k, v := range p.A[(i*m+r)*d : (i*m+r+1)*d] {
-			res += v * x[k]
+			res += float64(v * x[k])
 		}
-		s += res * res
+		s += float64(res * res)
 	}
 	return s
 }
@@ -89,10 +89,10 @@ func (p *Problem) Excess(x []float64) float64 {
 		dk := x[k] - p.XStar[k]
 		hd := 0.0
 		for j := range d {
-			hd += p.H[k*d+j] * (x[j] - p.XStar[j])
+			hd += float64(p.H[k*d+j] * (x[j] - p.XStar[j]))
 		}
-		q += dk * hd
-		l += p.GStar[k] * dk
+		q += float64(dk * hd)
+		l += float64(p.GStar[k] * dk)
 	}
 	return q + l
 }
@@ -114,12 +114,12 @@ func (p *Problem) finish() error {
 			row := p.A[(i*m+r)*d : (i*m+r+1)*d]
 			y := p.Y[i*m+r]
 			for k, v := range row {
-				p.Hh[k] += v * y
+				p.Hh[k] += float64(v * y)
 				for j, u := range row {
-					p.H[k*d+j] += v * u
+					p.H[k*d+j] += float64(v * u)
 				}
 			}
-			p.C += y * y
+			p.C += float64(y * y)
 		}
 	}
 	for k := range d {
@@ -150,7 +150,7 @@ func (p *Problem) finish() error {
 	for k := range d {
 		s := -p.Hh[k]
 		for j := range d {
-			s += p.H[k*d+j] * x[j]
+			s += float64(p.H[k*d+j] * x[j])
 		}
 		p.GStar[k] = 2 * s
 	}
@@ -203,7 +203,7 @@ func NewProblem(cfg *Config, seed uint64) (*Problem, error) {
 			for k := range d {
 				h := uniform(key, streamH, uint64(i*d+k))
 				p.A[i*d+k] = h
-				z += h * theta[k]
+				z += float64(h * theta[k])
 			}
 			p.Y[i] = z
 		}
@@ -222,7 +222,7 @@ func NewProblem(cfg *Config, seed uint64) (*Problem, error) {
 			for k := range d {
 				a := scale * normal(key, streamH, uint64(i*d+k))
 				p.A[i*d+k] = a
-				y += a * xt[k]
+				y += float64(a * xt[k])
 			}
 			p.Y[i] = y
 		}

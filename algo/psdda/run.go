@@ -139,8 +139,8 @@ func Run(ctx context.Context, cfg *Config, seed uint64, progress func(steps int)
 	for i := range n {
 		s := 0.0
 		for k := range d {
-			dk := xsum[i*d+k]*inv - prob.XStar[k]
-			s += dk * dk
+			dk := float64(xsum[i*d+k]*inv) - prob.XStar[k]
+			s += float64(dk * dk)
 		}
 		res.DistMax = max(res.DistMax, math.Sqrt(s))
 	}
