@@ -160,10 +160,11 @@ func (spec PlotSpec) Missing(columns []string) []string {
 // 95% Student t confidence interval [Lo, Hi] of the mean (see Stat); Lo and
 // Hi are NaN where N is 1.
 type Series struct {
-	// Label names the line in the legend. By values: "v" for one By column,
-	// "a=v, b=w" for several, "" for none. When the plot has several Y
-	// columns (more than one, or a pattern), the Y column comes first: "col"
-	// without By, "col, v" or "col, a=v, b=w" with.
+	// Label names the line in the legend. By values: "v" for one
+	// non-numeric By column, "b=5" for a numeric one, "a=v, b=w" for
+	// several, "" for none. When the plot has several Y columns (more than
+	// one, or a pattern), the Y column comes first: "col" without By,
+	// "col, v" or "col, a=v, b=w" with.
 	Label           string
 	Y               string // the Y column
 	X, Mean, Lo, Hi []float64
@@ -388,13 +389,18 @@ func yLabel(col, by string) string {
 	return col + ", " + by
 }
 
-// seriesLabel returns the legend label of a row's By values.
+// seriesLabel returns the legend label of a row's By values: the value of a
+// single non-numeric column ("async"), else name=value pairs ("b=5",
+// "mode=async, b=5").
 func seriesLabel(by []string, row []string, cols []int) string {
 	if len(cols) == 0 {
 		return ""
 	}
 	if len(cols) == 1 {
-		return row[cols[0]]
+		// A bare number says little in a legend: "b=5", but "async".
+		if _, err := strconv.ParseFloat(row[cols[0]], 64); err != nil {
+			return row[cols[0]]
+		}
 	}
 	parts := make([]string, len(cols))
 	for i, c := range cols {
