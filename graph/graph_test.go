@@ -106,7 +106,7 @@ func TestRandomWindows(t *testing.T) {
 		n, window int
 		degree    float64
 	}{
-		{2, 1, 1}, {5, 3, 0}, {30, 4, 0}, {30, 4, 2}, {50, 7, 1.5}, {200, 5, 5}, {12, 2, 11.5},
+		{2, 1, 1}, {5, 3, 0}, {30, 4, 0}, {30, 4, 2}, {50, 7, 1.5}, {200, 5, 5}, {12, 2, 11}, {7, 10, 0.5},
 	} {
 		for key := range uint64(3) {
 			r, err := NewRandom(tc.n, tc.window, tc.degree, key)
@@ -128,8 +128,8 @@ func TestRandomWindows(t *testing.T) {
 	if err := CheckWindows(r, 3, 20); err == nil {
 		t.Error("3-step windows of a 4-step backbone are strongly connected; want an error")
 	}
-	// Complete graphs when p >= 1.
-	r, _ = NewRandom(6, 1, 6, 1)
+	// Complete graphs when degree = n-1.
+	r, _ = NewRandom(6, 1, 5, 1)
 	if got := len(r.Edges(nil, 3)); got != 30 {
 		t.Errorf("degree n: %d edges, want 30", got)
 	}
@@ -154,17 +154,26 @@ func TestRandomBackboneIsHamiltonian(t *testing.T) {
 }
 
 func TestRandomDegree(t *testing.T) {
-	for _, degree := range []float64{1, 5, 20} {
-		r, _ := NewRandom(2000, 5, degree, 7)
+	for _, tc := range []struct {
+		n, window int
+		degree    float64
+		want      float64
+	}{
+		{2000, 5, 1, 1}, {2000, 5, 5, 5}, {2000, 5, 20, 20},
+		{10, 5, 9, 9},        // dense: overlaps with the backbone are common
+		{10, 3, 5, 5},        // and n is not a multiple of B
+		{1000, 5, 0.05, 0.2}, // below 1/B: the backbone alone
+	} {
+		r, _ := NewRandom(tc.n, tc.window, tc.degree, 7)
 		edges := 0
-		const steps = 20
+		steps := 400_000 / tc.n
 		for s := range steps {
 			edges += len(r.Edges(nil, s))
 		}
-		mean := float64(edges) / (steps * 2000)
-		// Poisson count over 40,000 node-steps: 1% is many sigmas.
-		if math.Abs(mean-degree) > 0.01*degree+0.02 {
-			t.Errorf("degree %g: mean out-degree %.4f", degree, mean)
+		mean := float64(edges) / float64(steps*tc.n)
+		// Binomial counts over 400,000 node-steps: 1% is many sigmas.
+		if math.Abs(mean-tc.want) > 0.01*tc.want {
+			t.Errorf("n=%d B=%d degree %g: mean out-degree %.4f, want %g", tc.n, tc.window, tc.degree, mean, tc.want)
 		}
 	}
 }
@@ -199,7 +208,7 @@ func TestNewRandomErrors(t *testing.T) {
 		{10, 0, 1, "want B >= 1"},
 		{10, 2, -1, "mean out-degree -1"},
 		{10, 2, math.NaN(), "mean out-degree NaN"},
-		{10, 2, 11, "[0, n] = [0, 10]"},
+		{10, 2, 9.5, "[0, n-1] = [0, 9]"},
 	} {
 		_, err := NewRandom(tc.n, tc.window, tc.degree, 0)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -108,14 +108,16 @@ func (c *Cycle) String() string {
 //     B-strongly connected by construction (CheckWindows verifies it in
 //     tests).
 //   - Random part: every ordered pair j != i is an edge of G(t) with
-//     probability p = (degree - 1/B) / (n-1), independently over pairs and
-//     steps (a directed Erdos-Renyi graph, drawn by geometric skips in
-//     O(edges) per step). A pair that is also the active backbone edge
-//     counts once.
+//     probability p, independently over pairs and steps (a directed
+//     Erdos-Renyi graph, drawn by geometric skips in O(edges) per step). A
+//     pair that is also the active backbone edge counts once.
 //
-// The mean out-degree of G(t) is thus about degree (exactly 1/B + p(n-1)
-// minus the rare overlaps). Edges(t) lists the active backbone edges in
-// cycle order, then the random ones sorted by (From, To).
+// A node's expected out-degree at a step is 1/B (its backbone edge) plus
+// p (n - 1 - 1/B) (the random pairs but the active backbone one), so
+// p = (degree - 1/B) / (n - 1 - 1/B) makes it exactly degree, for degree in
+// [1/B, n-1]; below 1/B, p = 0 and the mean out-degree is 1/B (the backbone
+// alone). Edges(t) lists the active backbone edges in cycle order, then the
+// random ones sorted by (From, To).
 type Random struct {
 	n, window int
 	degree    float64
@@ -142,8 +144,8 @@ func NewRandom(n, window int, degree float64, key uint64) (*Random, error) {
 		return nil, fmt.Errorf("a random graph sequence has at most %d nodes, got %d", math.MaxInt32, n)
 	case window < 1:
 		return nil, fmt.Errorf("window B = %d: want B >= 1", window)
-	case !(degree >= 0) || degree > float64(n-1)+1:
-		return nil, fmt.Errorf("mean out-degree %g: want a number in [0, n] = [0, %d]", degree, n)
+	case !(degree >= 0) || degree > float64(n-1):
+		return nil, fmt.Errorf("mean out-degree %g: want a number in [0, n-1] = [0, %d]", degree, n-1)
 	}
 	r := &Random{n: n, window: window, degree: degree, key: key}
 	// Fisher-Yates shuffle, one uniform per swap.
@@ -159,11 +161,22 @@ func NewRandom(n, window int, degree float64, key uint64) (*Random, error) {
 	}
 	r.succ = make([]int32, n)
 	r.phase = make([]int32, n)
+	for i := range r.succ {
+		r.succ[i] = -1
+	}
 	for k, v := range r.cycle {
+		if r.succ[v] != -1 {
+			return nil, fmt.Errorf("backbone: node %d twice in the cycle", v+1)
+		}
 		r.succ[v] = r.cycle[(k+1)%n]
 		r.phase[v] = int32(k % window)
 	}
-	r.p = max(0, degree-1/float64(window)) / float64(n-1)
+	// The check above makes the backbone a Hamiltonian cycle: every node
+	// once, so every window of B steps holds a strongly connected union.
+	inv := 1 / float64(window)
+	if rest := float64(n-1) - inv; rest > 0 { // rest = 0: n = 2, B = 1, the backbone is complete
+		r.p = min(1, max(0, degree-inv)/rest)
+	}
 	if r.p < 1 {
 		r.lnq = math.Log1p(-r.p)
 	}

@@ -14,7 +14,7 @@ func BenchmarkScaling(b *testing.B) {
 		{"n=10000/b=1", "10000", "1"}, {"n=10000/b=10", "10000", "10"},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			v, err := Schema().Resolve(nil, []string{"objective=lsq", "graph=random", "d=10", "T=1000", "degree=5", "B=5",
+			v, err := Schema().Resolve(nil, []string{"objective=lsq", "graph=random", "d=10", "T=1000", "degree=5", "window=5",
 				"node_errors=off", "n=" + tc.n, "b=" + tc.b})
 			if err != nil {
 				b.Fatal(err)

@@ -1,6 +1,7 @@
 package psdda
 
 import (
+	"context"
 	"math"
 	"testing"
 
@@ -156,8 +157,13 @@ func denseCases() []denseCase {
 					map[string]string{"mode": mode, "b": b, "delays": delays, "T": "60"}})
 			}
 		}
+		// Boxes that exclude 0 (x(0) = Proj(0) is a corner) or cut x*.
+		cases = append(cases, denseCase{mode + "/paper002/box [0.1, 1]",
+			map[string]string{"mode": mode, "b": "2", "lo": "0.1", "hi": "1", "T": "60"}})
+		cases = append(cases, denseCase{mode + "/paper002/box [-1, 0.2]",
+			map[string]string{"mode": mode, "b": "1", "lo": "-1", "hi": "0.2", "T": "60"}})
 		cases = append(cases, denseCase{mode + "/random/per-edge",
-			map[string]string{"mode": mode, "graph": GraphRandom, "n": "12", "B": "3", "degree": "1.5",
+			map[string]string{"mode": mode, "graph": GraphRandom, "n": "12", "window": "3", "degree": "1.5",
 				"b": "4", "delays": DelayPerEdge, "objective": ObjectiveLSQ, "d": "3", "T": "60"}})
 		cases = append(cases, denseCase{mode + "/edges/sensor",
 			map[string]string{"mode": mode, "graph": GraphEdges, "n": "5", "edges": "1->2 2->3 / 3->4 4->5 5->1 / 2->1",
@@ -168,7 +174,11 @@ func denseCases() []denseCase {
 
 // TestDenseQ runs the spec's recursion on the dense augmented matrices Q(t)
 // next to the ring-buffer path and compares compute nodes' w, z and x and
-// the mass in transit, grouped by arrival step, after every step.
+// the mass in transit, grouped by arrival step, after every step; and it
+// compares Run's per-node errors f(xhat_i(t)) - f* at every step with the
+// dense path's, computed here from the definitions (x(0) = Proj(0),
+// a(t+1) = a / sqrt(t+1), xhat_i(t) = mean of x_i(1..t), f summed over the
+// nodes).
 func TestDenseQ(t *testing.T) {
 	for _, tc := range denseCases() {
 		t.Run(tc.name, func(t *testing.T) {
@@ -211,8 +221,23 @@ func TestDenseQ(t *testing.T) {
 			for i := range n {
 				wD[i] = 1
 			}
+			set := map[string]string{"trace_points": "0", "node_errors": NodesLong}
+			for k, v := range tc.set {
+				set[k] = v
+			}
+			runCfg := testConfig(t, set)
+			res, err := Run(context.Background(), &runCfg, seed, func(int) {})
+			if err != nil {
+				t.Fatal(err)
+			}
 			x := make([]float64, n*d)
 			xD := make([]float64, n*d)
+			for i := range n * d {
+				xD[i] = min(max(0, cfg.Lo), cfg.Hi)
+			}
+			copy(x, xD)
+			xsumD := make([]float64, n*d)
+			xhat := make([]float64, d)
 			g := make([]float64, n*d)
 			gD := make([]float64, n*d)
 			for s := range cfg.T {
@@ -250,6 +275,16 @@ func TestDenseQ(t *testing.T) {
 					for k := range d {
 						x[i*d+k] = min(max(sF*st.z[i*d+k], cfg.Lo), cfg.Hi)
 						xD[i*d+k] = min(max(sD*zD[k][i], cfg.Lo), cfg.Hi)
+						xsumD[i*d+k] += xD[i*d+k]
+					}
+				}
+				for i := range n {
+					for k := range d {
+						xhat[k] = xsumD[i*d+k] / float64(s+1)
+					}
+					want := prob.Value(xhat) - prob.FStar
+					if got := res.NodeErr[s][i]; res.Steps[s] != s+1 || math.Abs(got-want) > 1e-10*max(1, prob.FStar) {
+						t.Fatalf("t=%d: Run's error of node %d is %v, the dense path's %v", s+1, i+1, got, want)
 					}
 				}
 				const tol = 1e-12
@@ -325,7 +360,7 @@ func TestConservation(t *testing.T) {
 		for _, delays := range []string{DelayFixed, DelayPerEdge, DelayPerStep} {
 			for _, gr := range []map[string]string{
 				{"graph": GraphPaper002},
-				{"graph": GraphRandom, "n": "300", "degree": "3", "B": "4", "objective": ObjectiveLSQ, "d": "4"},
+				{"graph": GraphRandom, "n": "300", "degree": "3", "window": "4", "objective": ObjectiveLSQ, "d": "4"},
 			} {
 				set := map[string]string{"mode": mode, "delays": delays, "b": "7", "T": "200"}
 				for k, v := range gr {

@@ -16,9 +16,12 @@ import (
 // mode on one seed; the cells of a parameter point run as one group, seed
 // after seed.
 //
-// Modes and delays are paired by default: cells that differ only in mode
-// or b get the same seed, so they share the objective's data, the random
-// graph sequence and the uniform draws behind random delays.
+// Everything but the problem instance is paired by default: cells that
+// differ only in the algorithm's settings (mode, a, T, b, delays) or in
+// what is recorded (trace_points, node_errors) get the same seed, so they
+// share the objective's data, the random graph sequence and the uniform
+// draws behind random delays, and their comparisons are paired. The
+// instance (n, d, graph, objective and their parameters) enters the seed.
 type Family struct{}
 
 var _ batch.Family = Family{}
@@ -32,8 +35,11 @@ func (Family) Schema() batch.Schema { return Schema() }
 // Presets returns the presets (see Presets).
 func (Family) Presets() []batch.Preset { return Presets() }
 
-// Paired returns ["mode", "b"].
-func (Family) Paired() []string { return []string{"mode", "b"} }
+// Paired returns the algorithm's and the outputs' parameters: mode, a, T,
+// b, delays, trace_points, node_errors.
+func (Family) Paired() []string {
+	return []string{"mode", "a", "T", "b", "delays", "trace_points", "node_errors"}
+}
 
 // The output tables.
 var (
@@ -87,7 +93,10 @@ func (Family) GroupBytes(v batch.Values, cells int) int64 {
 		edges = 0
 	}
 	data := n * (int64(cfg.Rows) + d) * d * 8
-	points := int64(len(TraceSteps(cfg.T, cfg.TracePoints)))
+	points := int64(cfg.T) // at most min(T, trace_points) steps are traced
+	if cfg.TracePoints > 0 {
+		points = min(points, int64(cfg.TracePoints))
+	}
 	rows := points * 200
 	if cfg.perNodeColumns() || cfg.nodesTable() {
 		rows += points * n * 56

@@ -61,8 +61,8 @@ func Schema() batch.Schema {
 		{Name: "delays", Kind: batch.Enum, Default: DelayFixed, Enum: []string{DelayFixed, DelayPerEdge, DelayPerStep}, Doc: "fixed: b on every edge; per-edge: uniform on {0..b} per directed edge and seed; per-step: redrawn every step"},
 		{Name: "graph", Kind: batch.Enum, Default: GraphPaper002, Enum: []string{GraphPaper002, GraphEdges, GraphRandom}, Doc: "paper002: the paper's 4-graph cycle (n = 8); edges: the cycle in the edges parameter; random: B-strongly connected, drawn per seed"},
 		{Name: "edges", Kind: batch.Text, Default: "", Syntax: `graphs separated by "/", each a space-separated list of 1-based edges j->i, e.g. "1->2 2->3 / 3->1"`, Doc: "graph = edges: the cycle G(t) = G_{(t mod m)+1}; the union must be strongly connected"},
-		{Name: "degree", Kind: batch.Float, Default: "5", Range: batch.AtLeast(0), Doc: "graph = random: mean out-degree of G(t)"},
-		{Name: "B", Kind: batch.Int, Default: "5", Range: batch.Between(1, 1<<20), Doc: "graph = random: every window of B steps is strongly connected"},
+		{Name: "degree", Kind: batch.Float, Default: "5", Range: batch.AtLeast(0), Doc: "graph = random: mean out-degree of G(t), at most n-1 (at least 1/window: the backbone)"},
+		{Name: "window", Kind: batch.Int, Default: "5", Range: batch.Between(1, 1<<20), Doc: "graph = random: every window of this many steps has a strongly connected union (the paper's B)"},
 		{Name: "objective", Kind: batch.Enum, Default: ObjectiveQP, Enum: []string{ObjectiveQP, ObjectiveSensor, ObjectiveLSQ}, Doc: "qp: f_i = ||x - b_i||^2 (d = 2); sensor: (z_i - H_i x)^2 + lambda ||x||^2, data per seed; lsq: ||A_i x - y_i||^2 + lambda ||x||^2, Gaussian A_i per seed"},
 		{Name: "lambda", Kind: batch.Float, Default: "0.1", Range: batch.AtLeast(0), Doc: "sensor and lsq: ridge weight"},
 		{Name: "rows", Kind: batch.Int, Default: "5", Range: batch.Between(1, 1<<16), Doc: "lsq: rows of each node's A_i"},
@@ -94,7 +94,7 @@ func Presets() []batch.Preset {
 		{
 			Name: "scaling", Experiment: "psdda",
 			Doc:  "Beyond the paper: PS-DDA on random B-strongly connected digraphs, least squares in d = 10, n = 100 to 10,000",
-			Set:  map[string]string{"objective": ObjectiveLSQ, "graph": GraphRandom, "d": "10", "T": "1000", "degree": "5", "B": "5", "node_errors": NodesOff},
+			Set:  map[string]string{"objective": ObjectiveLSQ, "graph": GraphRandom, "d": "10", "T": "1000", "degree": "5", "window": "5", "node_errors": NodesOff},
 			Grid: map[string]string{"n": "100,1000,10000", "b": "1,10"}, Replicates: 8,
 		},
 	}
@@ -126,7 +126,7 @@ func NewConfig(v batch.Values) (Config, error) {
 	c := Config{
 		Mode: v.String("mode"), N: v.Int("n"), D: v.Int("d"), T: v.Int("T"),
 		A: v.Float("a"), Bmax: v.Int("b"), Delays: v.String("delays"),
-		Graph: v.String("graph"), Degree: v.Float("degree"), Window: v.Int("B"),
+		Graph: v.String("graph"), Degree: v.Float("degree"), Window: v.Int("window"),
 		Objective: v.String("objective"), Lambda: v.Float("lambda"), Noise: v.Float("noise"), Rows: v.Int("rows"),
 		Lo: v.Float("lo"), Hi: v.Float("hi"),
 		TracePoints: v.Int("trace_points"), NodeErrors: v.String("node_errors"),
@@ -157,8 +157,8 @@ func NewConfig(v batch.Values) (Config, error) {
 		// Outputs show the edges in canonical form.
 		c.Values = c.Values.With("edges", cyc.String())
 	case GraphRandom:
-		if c.Degree > float64(c.N) {
-			return c, fmt.Errorf("parameter degree = %g: a mean out-degree of at most n = %d", c.Degree, c.N)
+		if c.Degree > float64(c.N-1) {
+			return c, fmt.Errorf("parameter degree = %g: want a mean out-degree of at most n-1 = %d", c.Degree, c.N-1)
 		}
 	}
 	if c.Graph != GraphEdges && v.String("edges") != "" {
@@ -166,6 +166,33 @@ func NewConfig(v batch.Values) (Config, error) {
 	}
 	if c.Objective == ObjectiveQP && c.D != 2 {
 		return c, fmt.Errorf("objective qp is defined for d = 2 (b_i = (0.1 i, 0.5 - 0.05 i)), but d = %d", c.D)
+	}
+	rows := map[string]int{ObjectiveSensor: 1, ObjectiveLSQ: c.Rows}[c.Objective]
+	if rows > 0 && c.Lambda == 0 && c.N*rows < c.D {
+		return c, fmt.Errorf("objective %s with lambda = 0 has n * rows = %d data rows for d = %d unknowns: f is not strictly convex; set lambda > 0 or more nodes", c.Objective, c.N*rows, c.D)
+	}
+	// Parameters that the point does not use are reset to their defaults,
+	// so that outputs do not suggest they mattered and a sweep over one of
+	// them is reported as points that resolve to the same parameters.
+	unused := []string{}
+	if c.Graph != GraphRandom {
+		unused = append(unused, "degree", "window")
+	}
+	switch c.Objective {
+	case ObjectiveQP:
+		unused = append(unused, "lambda", "rows", "noise")
+	case ObjectiveSensor:
+		unused = append(unused, "rows", "noise")
+	}
+	for _, name := range unused {
+		p, _ := c.Values.Schema().Lookup(name)
+		def, err := p.Parse(p.Default)
+		if err != nil {
+			return c, err
+		}
+		if c.Values.Text(name) != p.Default {
+			c.Values = c.Values.With(name, def) // a copy: cells share their Values
+		}
 	}
 	return c, nil
 }

@@ -369,3 +369,74 @@ func sameRows(a, b [][]results.Row) bool {
 	}
 	return true
 }
+
+// TestLongDelaysStayFinite: on a complete digraph with b = 400, the nodes'
+// weights underflow to 0 before anything arrives; the errors must stay
+// numbers (regression: 0/0 gave NaN that spread to every node).
+func TestLongDelaysStayFinite(t *testing.T) {
+	var edges []string
+	for j := 1; j <= 10; j++ {
+		for i := 1; i <= 10; i++ {
+			if i != j {
+				edges = append(edges, batch.Format(j)+"->"+batch.Format(i))
+			}
+		}
+	}
+	for _, mode := range Modes {
+		r := runCell(t, map[string]string{"mode": mode, "graph": GraphEdges, "n": "10", "edges": strings.Join(edges, " "),
+			"objective": ObjectiveSensor, "b": "400", "T": "1000"}, 1)
+		for k, e := range r.ErrMax {
+			if math.IsNaN(e) || math.IsInf(e, 0) || math.IsNaN(r.ErrMean[k]) {
+				t.Fatalf("%s: error %v at step %d", mode, e, r.Steps[k])
+			}
+		}
+	}
+	if pushRatio(0, 0) != 0 || !math.IsInf(pushRatio(1, 0), 1) || pushRatio(3, 2) != 1.5 {
+		t.Error("pushRatio")
+	}
+}
+
+// Parameters a point does not use are reset to their defaults.
+func TestUnusedParametersReset(t *testing.T) {
+	v, err := Schema().Resolve(nil, []string{"degree=2", "window=9", "lambda=3", "rows=7", "noise=0.5"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err = Family{}.Resolve(v) // paper002, qp
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"degree": "5", "window": "5", "lambda": "0.1", "rows": "5", "noise": "0.1"} {
+		if got := v.Text(name); got != want {
+			t.Errorf("%s = %s, want the default %s", name, got, want)
+		}
+	}
+	v, _ = Schema().Resolve(nil, []string{"graph=random", "degree=2", "window=9", "objective=lsq", "lambda=3", "rows=7", "noise=0.5"})
+	v, err = Family{}.Resolve(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"degree": "2", "window": "9", "lambda": "3", "rows": "7", "noise": "0.5"} {
+		if got := v.Text(name); got != want {
+			t.Errorf("%s = %s, want %s (used)", name, got, want)
+		}
+	}
+}
+
+// Without ridge weight and with fewer data rows than unknowns, f has no
+// unique minimiser: an input error, not a failure mid-run.
+func TestSingularObjective(t *testing.T) {
+	for _, set := range [][]string{
+		{"objective=sensor", "lambda=0", "graph=random", "n=2", "degree=1", "d=3"},
+		{"objective=lsq", "lambda=0", "graph=random", "n=10", "degree=1", "d=60", "rows=5"},
+	} {
+		v, err := Schema().Resolve(nil, set)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Family{}.Resolve(v)
+		if err == nil || !strings.Contains(err.Error(), "lambda = 0") {
+			t.Errorf("%v: %v, want an error naming lambda", set, err)
+		}
+	}
+}

@@ -22,6 +22,21 @@ type SeedResult struct {
 	FStar, DistMax, MassW, MassZ float64
 }
 
+// pushRatio returns z / w, PS-DDA's estimate of the average accumulated
+// gradient. w > 0 in exact arithmetic, but a node that sends much and
+// receives nothing for many steps (long delays) can see w underflow to
+// subnormals or 0: then z / w may be +-Inf, which the projection maps to a
+// face of the box, as the exact ratio would for tiny w; 0 / 0 is taken as 0
+// (nothing accumulated, nothing to follow) instead of a NaN that would
+// spread through the gradients to every node.
+func pushRatio(z, w float64) float64 {
+	r := z / w
+	if r != r {
+		return 0
+	}
+	return r
+}
+
 // TraceSteps returns the steps at which the trace is recorded: every step
 // if points is 0, else about points log-spaced steps from 1 to T (rounded,
 // distinct, always 1 and T).
@@ -102,13 +117,13 @@ func Run(ctx context.Context, cfg *Config, seed uint64, progress func(steps int)
 		st.step(t, self, links, g)
 		scale := -cfg.A / math.Sqrt(float64(t+1))
 		for i := range n {
-			s := scale
-			if push {
-				s /= st.w[i]
-			}
+			w := st.w[i]
 			xi, xs := x[i*d:(i+1)*d], xsum[i*d:(i+1)*d]
 			for k, z := range st.z[i*d : (i+1)*d] {
-				v := min(max(float64(s*z), prob.Lo), prob.Hi)
+				if push {
+					z = pushRatio(z, w)
+				}
+				v := min(max(float64(scale*z), prob.Lo), prob.Hi)
 				xi[k] = v
 				xs[k] += v
 			}

@@ -89,7 +89,7 @@ func TestPlotHelpExamples(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("plot --help: exit %d", code)
 	}
-	for _, w := range []string{"--where mode=ps-dda,b=1", "--y 'err_*'", "--y sum_rate,sum_rate_avg", "-where col=value"} {
+	for _, w := range []string{"--where mode=ps-dda,b=1", "--y 'err_[0-9]*'", "--y sum_rate,sum_rate_avg", "-where col=value"} {
 		if !strings.Contains(stdout, w) {
 			t.Errorf("plot --help does not show %q:\n%s", w, stdout)
 		}

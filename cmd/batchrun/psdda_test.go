@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/batchrun/batchrun/results"
 )
 
 // A psdda sweep with random graphs and per-edge delays gives byte-identical
@@ -57,8 +60,8 @@ func TestPsddaSweepIsByteIdentical(t *testing.T) {
 	check("3 shards", sharded)
 }
 
-// The paper002-qp preset runs every algorithm at b = 1, 5, 10, and its
-// report shows PS-DDA's error below DDA's.
+// The paper002-qp preset runs every algorithm at b = 1, 5, 10; at b = 1
+// PS-DDA's final maximum error is below both DDAs'.
 func TestPsddaPaperPreset(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "qp")
 	out := mustRun(t, "run", "--preset", "paper002-qp", "--out", dir, "--quiet")
@@ -69,6 +72,32 @@ func TestPsddaPaperPreset(t *testing.T) {
 		if !strings.Contains(out, w) {
 			t.Errorf("report lacks %q:\n%s", w, out)
 		}
+	}
+	// summary.csv: PS-DDA's final maximum error is the lowest at b = 1.
+	tab, err := results.ReadTable(filepath.Join(dir, "summary.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := func(name string) int {
+		c, err := tab.Col(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	cb, cm, ce := col("b"), col("mode"), col("err_max")
+	errMax := map[string]float64{}
+	for _, row := range tab.Rows {
+		if row[cb] == "1" {
+			v, err := strconv.ParseFloat(row[ce], 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			errMax[row[cm]] = v
+		}
+	}
+	if len(errMax) != 3 || !(errMax["ps-dda"] < 0.05 && errMax["ps-dda"] < errMax["dda-doubly"] && errMax["dda-doubly"] < errMax["dda-column"]) {
+		t.Errorf("final maximum errors at b = 1: %v; want ps-dda < 0.05, below dda-doubly, below dda-column", errMax)
 	}
 	png := filepath.Join(dir, "fig2.png")
 	mustRun(t, "plot", dir, "--table", "trace", "--where", "mode=ps-dda,b=1", "--x", "step", "--y", "err_[0-9]*", "--log-x", "--log-y", "--out", png)

@@ -323,13 +323,13 @@ piece without = continues the value before it (--where hidden=30,30).
 Examples:
   batchrun plot runs/sweep --x iter --y sum_rate --by mode --out fig1.png
   batchrun plot runs/sweep --x iter --y sum_rate,sum_rate_avg --where N=5 --by mode --out fig1b.svg
-  batchrun plot runs/paper002-qp --table trace --where mode=ps-dda,b=1 --x step --y 'err_*' --log-x --log-y --out fig2.png
+  batchrun plot runs/paper002-qp --table trace --where mode=ps-dda,b=1 --x step --y 'err_[0-9]*' --log-x --log-y --out fig2.png
 `
 
 func cmdPlot(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("plot", plotUsage)
 	x := fs.String("x", "", "x column (numeric), e.g. iter or N")
-	y := fs.String("y", "", "y columns (numeric), comma-separated, or patterns such as 'err_*', e.g. sum_rate")
+	y := fs.String("y", "", "y columns (numeric), comma-separated, or patterns such as 'err_[0-9]*' (err_1, err_2, ...), e.g. sum_rate")
 	by := fs.String("by", "", "comma-separated columns whose values make separate lines, e.g. mode")
 	var where stringList
 	fs.Var(&where, "where", "row filter `col=value[,col=value...]` (repeatable), e.g. mode=sync,N=5")
