@@ -59,7 +59,7 @@ func Schema() batch.Schema {
 		{Name: "a", Kind: batch.Float, Default: "0.1", Range: batch.Above(0), Doc: "step size scale: a(t) = a / sqrt(t)"},
 		{Name: "b", Kind: batch.Int, Default: "1", Range: batch.Between(0, 1<<20), Doc: "delay nodes per edge: mass sent at t arrives at t+b+1 (the bound for per-edge and per-step delays)"},
 		{Name: "delays", Kind: batch.Enum, Default: DelayFixed, Enum: []string{DelayFixed, DelayPerEdge, DelayPerStep}, Doc: "fixed: b on every edge; per-edge: uniform on {0..b} per directed edge and seed; per-step: redrawn every step"},
-		{Name: "graph", Kind: batch.Enum, Default: GraphPaper002, Enum: []string{GraphPaper002, GraphEdges, GraphRandom}, Doc: "paper002: the paper's 4-graph cycle (n = 8); edges: the cycle in the edges parameter; random: B-strongly connected, drawn per seed"},
+		{Name: "graph", Kind: batch.Enum, Default: GraphPaper002, Enum: []string{GraphPaper002, GraphEdges, GraphRandom}, Doc: "paper002: the paper's 4-graph cycle (n = 8); edges: the cycle in the edges parameter; random: drawn per seed, every window steps strongly connected"},
 		{Name: "edges", Kind: batch.Text, Default: "", Syntax: `graphs separated by "/", each a space-separated list of 1-based edges j->i, e.g. "1->2 2->3 / 3->1"`, Doc: "graph = edges: the cycle G(t) = G_{(t mod m)+1}; the union must be strongly connected"},
 		{Name: "degree", Kind: batch.Float, Default: "5", Range: batch.AtLeast(0), Doc: "graph = random: mean out-degree of G(t), at most n-1 (at least 1/window: the backbone)"},
 		{Name: "window", Kind: batch.Int, Default: "5", Range: batch.Between(1, 1<<20), Doc: "graph = random: every window of this many steps has a strongly connected union (the paper's B)"},

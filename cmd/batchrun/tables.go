@@ -480,7 +480,7 @@ func cmdPresets(args []string, stdout, stderr io.Writer) error {
 			}
 			tw.Flush()
 			reps := max(p.Replicates, 1)
-			fmt.Fprintf(stdout, "  (* set by the preset, [a,b] an axis; others are the experiment's defaults; %d replicates by default)\n", reps)
+			fmt.Fprintf(stdout, "  (* set by the preset, [a,b] an axis; others are the experiment's defaults; %s by default)\n", plural(reps, "replicate"))
 		}
 	}
 	if shown == 0 {
