@@ -21,17 +21,7 @@ func TestPsddaSweepIsByteIdentical(t *testing.T) {
 		"--set", "T=200", "--set", "delays=per-edge", "--set", "b=3", "--set", "node_errors=long",
 		"--set", "mode=ps-dda,dda-doubly"}
 	files := []string{"summary.csv", "trace.csv", "nodes.csv"}
-	read := func(dir string) map[string][]byte {
-		out := map[string][]byte{}
-		for _, f := range files {
-			b, err := os.ReadFile(filepath.Join(dir, f))
-			if err != nil {
-				t.Fatal(err)
-			}
-			out[f] = b
-		}
-		return out
-	}
+	read := func(dir string) map[string][]byte { return readMerged(t, dir, files...) }
 	one := filepath.Join(base, "one")
 	out := mustRun(t, append([]string{"run", "--out", one, "--workers", "2"}, args...)...)
 	if !strings.Contains(out, "8 cells merged") || !strings.Contains(out, "dda-doubly") {

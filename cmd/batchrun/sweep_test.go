@@ -43,10 +43,15 @@ replicates: 6
 
 var mergedFiles = []string{"summary.csv", "trace.csv", "eval.csv"}
 
-func readMerged(t *testing.T, dir string) map[string][]byte {
+// readMerged reads the merged tables of a run directory: files, or the zo
+// tables when none are named.
+func readMerged(t *testing.T, dir string, files ...string) map[string][]byte {
 	t.Helper()
+	if len(files) == 0 {
+		files = mergedFiles
+	}
 	out := map[string][]byte{}
-	for _, f := range mergedFiles {
+	for _, f := range files {
 		b, err := os.ReadFile(filepath.Join(dir, f))
 		if err != nil {
 			t.Fatal(err)
