@@ -251,13 +251,6 @@ func normal(key, stream, i uint64) float64 {
 
 // Keys of a seed: the data, the random graph sequence and the delays use
 // unrelated Philox keys (SplitMix64 of the seed with a purpose constant).
-func dataKey(seed uint64) uint64  { return splitMix(seed ^ 0x7073646461646174) } // "psddadat"
-func graphKey(seed uint64) uint64 { return splitMix(seed ^ 0x7073646461677268) } // "psddagrh"
-func delayKey(seed uint64) uint64 { return splitMix(seed ^ 0x707364646164656c) } // "psddadel"
-
-func splitMix(z uint64) uint64 {
-	z += 0x9e3779b97f4a7c15
-	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
-	z = (z ^ z>>27) * 0x94d049bb133111eb
-	return z ^ z>>31
-}
+func dataKey(seed uint64) uint64  { return philox.SplitMix64(seed ^ 0x7073646461646174) } // "psddadat"
+func graphKey(seed uint64) uint64 { return philox.SplitMix64(seed ^ 0x7073646461677268) } // "psddagrh"
+func delayKey(seed uint64) uint64 { return philox.SplitMix64(seed ^ 0x707364646164656c) } // "psddadel"

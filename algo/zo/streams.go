@@ -1,5 +1,7 @@
 package zo
 
+import "github.com/batchrun/batchrun/kernels/philox"
+
 // Randomness of a seed-run. Every random number is
 // philox(key, stream, index) with key = SeedKey(seed) and the stream built
 // from a purpose tag and up to two small integers (an agent and an
@@ -38,9 +40,5 @@ func stream(tag, agent, iter uint64) uint64 {
 // number scrambled by SplitMix64 with an experiment constant, so that
 // neighbouring seeds get unrelated keys.
 func SeedKey(seed uint64) uint64 {
-	z := seed ^ 0x7a6f2d7365656473 // "zo-seeds"
-	z += 0x9e3779b97f4a7c15
-	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
-	z = (z ^ z>>27) * 0x94d049bb133111eb
-	return z ^ z>>31
+	return philox.SplitMix64(seed ^ 0x7a6f2d7365656473) // "zo-seeds"
 }

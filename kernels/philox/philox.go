@@ -170,3 +170,14 @@ func boxMuller(a, b uint32) (float32, float32) {
 	s, c := SinCos2Pi(u2)
 	return float32(r * c), float32(r * s)
 }
+
+// SplitMix64 returns the SplitMix64 finaliser of z + golden gamma (Steele,
+// Lea, Flood 2014): a bijection of uint64 whose outputs for neighbouring
+// inputs look unrelated. Families derive their Philox keys with it from
+// seeds and purpose constants.
+func SplitMix64(z uint64) uint64 {
+	z += 0x9e3779b97f4a7c15
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	return z ^ z>>31
+}

@@ -145,3 +145,14 @@ func BenchmarkFillNormal32(b *testing.B) {
 	sink = buf[17]
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(buf)), "ns/normal")
 }
+
+// SplitMix64's reference stream from state 0 (Vigna's splitmix64.c):
+// state advances by the golden gamma, so output k is SplitMix64(k*gamma).
+func TestSplitMix64(t *testing.T) {
+	want := []uint64{0xe220a8397b1dcdaf, 0x6e789e6aa1b965f4, 0x06c45d188009454f}
+	for k, w := range want {
+		if got := SplitMix64(uint64(k) * 0x9e3779b97f4a7c15); got != w {
+			t.Errorf("output %d = %#x, want %#x", k, got, w)
+		}
+	}
+}
