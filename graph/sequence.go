@@ -15,9 +15,6 @@ type Sequence interface {
 	// Edges appends the edges of G(t) to dst and returns it. The order is
 	// fixed for a given t; edges are distinct and have no self-loops.
 	Edges(dst []Edge, t int) []Edge
-	// Window returns a B such that the sequence is B-strongly connected
-	// by construction or by a check made when it was built.
-	Window() int
 }
 
 // Cycle is a periodic sequence: G(t) = Graphs[t mod len(Graphs)].
@@ -75,9 +72,6 @@ func (c *Cycle) Nodes() int { return c.n }
 
 // Period returns the number of graphs in the cycle.
 func (c *Cycle) Period() int { return len(c.graphs) }
-
-// Window returns the period.
-func (c *Cycle) Window() int { return len(c.graphs) }
 
 // Graph returns graph k of the cycle (not a copy).
 func (c *Cycle) Graph(k int) []Edge { return c.graphs[k] }
@@ -153,10 +147,9 @@ func NewRandom(n, window int, degree float64, key uint64) (*Random, error) {
 	for i := range r.cycle {
 		r.cycle[i] = int32(i)
 	}
-	u := uniforms{key: key, stream: streamBackbone}
+	u := philox.NewReader(key, streamBackbone)
 	for i := n - 1; i > 0; i-- {
-		j := int(u.next() * float64(i+1))
-		j = min(j, i) // u.next() may be 1
+		j := min(int(u.Float64()*float64(i+1)), i) // the product may round up to i+1
 		r.cycle[i], r.cycle[j] = r.cycle[j], r.cycle[i]
 	}
 	r.succ = make([]int32, n)
@@ -185,9 +178,6 @@ func NewRandom(n, window int, degree float64, key uint64) (*Random, error) {
 
 // Nodes returns n.
 func (r *Random) Nodes() int { return r.n }
-
-// Window returns B.
-func (r *Random) Window() int { return r.window }
 
 // Backbone returns the Hamiltonian cycle pi (not a copy).
 func (r *Random) Backbone() []int32 { return r.cycle }
@@ -222,35 +212,15 @@ func (r *Random) Edges(dst []Edge, t int) []Edge {
 	}
 	// Geometric skips: the gap before the next edge is floor(ln U / ln(1-p))
 	// for U uniform on (0, 1].
-	u := uniforms{key: r.key, stream: streamStep | uint64(t)&(1<<56-1)}
+	u := philox.NewReader(r.key, streamStep|uint64(t)&(1<<56-1))
 	for q := int64(-1); ; {
-		gap := philox.Ln01(u.next()) / r.lnq
+		gap := philox.Ln01(1-u.Float64()) / r.lnq // 1 - U is uniform on (0, 1]
 		if gap >= float64(pairs-q-1) {
 			return dst
 		}
 		q += int64(gap) + 1
 		dst = add(q)
 	}
-}
-
-// uniforms reads uniform variates on (0, 1] from one Philox stream, two per
-// block, 53 bits each.
-type uniforms struct {
-	key, stream, block uint64
-	buf                [4]uint32
-	have               int
-}
-
-func (u *uniforms) next() float64 {
-	if u.have == 0 {
-		u.buf = philox.Block(u.key, u.stream, u.block)
-		u.block++
-		u.have = 2
-	}
-	k := 2 * (2 - u.have)
-	u.have--
-	x := (uint64(u.buf[k])<<32 | uint64(u.buf[k+1])) >> 11
-	return float64(x+1) * 0x1p-53
 }
 
 // CheckWindows returns nil if, for every t in [0, horizon-B], the union of

@@ -194,14 +194,14 @@ func NewProblem(cfg *Config, seed uint64) (*Problem, error) {
 		p.M, p.Lambda = 1, cfg.Lambda
 		theta := make([]float64, d)
 		for k := range theta {
-			theta[k] = uniform(key, streamTheta, uint64(k))
+			theta[k] = philox.Float64(key, streamTheta, uint64(k))
 		}
 		p.A = make([]float64, n*d)
 		p.Y = make([]float64, n)
 		for i := range n {
-			z := uniform(key, streamNoise, uint64(i)) - 0.5
+			z := philox.Float64(key, streamNoise, uint64(i)) - 0.5
 			for k := range d {
-				h := uniform(key, streamH, uint64(i*d+k))
+				h := philox.Float64(key, streamH, uint64(i*d+k))
 				p.A[i*d+k] = h
 				z += float64(h * theta[k])
 			}
@@ -212,15 +212,15 @@ func NewProblem(cfg *Config, seed uint64) (*Problem, error) {
 		p.M, p.Lambda = m, cfg.Lambda
 		xt := make([]float64, d)
 		for k := range xt {
-			xt[k] = uniform(key, streamXTrue, uint64(k)) - 0.5
+			xt[k] = philox.Float64(key, streamXTrue, uint64(k)) - 0.5
 		}
 		p.A = make([]float64, n*m*d)
 		p.Y = make([]float64, n*m)
 		scale := 1 / math.Sqrt(float64(m))
 		for i := range n * m {
-			y := cfg.Noise * normal(key, streamNoise, uint64(i))
+			y := cfg.Noise * philox.Normal64(key, streamNoise, uint64(i))
 			for k := range d {
-				a := scale * normal(key, streamH, uint64(i*d+k))
+				a := scale * philox.Normal64(key, streamH, uint64(i*d+k))
 				p.A[i*d+k] = a
 				y += float64(a * xt[k])
 			}
@@ -233,20 +233,6 @@ func NewProblem(cfg *Config, seed uint64) (*Problem, error) {
 		return nil, fmt.Errorf("objective %s: %w", cfg.Objective, err)
 	}
 	return p, nil
-}
-
-// uniform returns variate i of a stream, uniform on [0, 1).
-func uniform(key, stream, i uint64) float64 { return philox.Float64(key, stream, i) }
-
-// normal returns variate i of a stream, standard normal (Box-Muller on one
-// Philox block, with the portable polynomial log and sine of package philox,
-// so the data are the same on every architecture).
-func normal(key, stream, i uint64) float64 {
-	w := philox.Block(key, stream, i)
-	u1 := float64((uint64(w[0])<<32|uint64(w[1]))>>11+1) * 0x1p-53 // (0, 1]
-	u2 := float64((uint64(w[2])<<32|uint64(w[3]))>>11) * 0x1p-53   // [0, 1)
-	_, c := philox.SinCos2Pi(u2)
-	return math.Sqrt(-2*philox.Ln01(u1)) * c
 }
 
 // Keys of a seed: the data, the random graph sequence and the delays use

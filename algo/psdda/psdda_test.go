@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/batchrun/batchrun/batch"
+	"github.com/batchrun/batchrun/kernels/philox"
 	"github.com/batchrun/batchrun/results"
 )
 
@@ -133,7 +134,7 @@ func TestExcess(t *testing.T) {
 		x := make([]float64, cfg.D)
 		for trial := range 200 {
 			for k := range x {
-				x[k] = cfg.Lo + (cfg.Hi-cfg.Lo)*uniform(99, uint64(trial), uint64(k))
+				x[k] = cfg.Lo + (cfg.Hi-cfg.Lo)*philox.Float64(99, uint64(trial), uint64(k))
 			}
 			direct := p.Value(x) - p.FStar
 			e := p.Excess(x)

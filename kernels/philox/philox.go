@@ -119,6 +119,45 @@ func Float64(key, stream, n uint64) float64 {
 	return unit53(w[j], w[j+1])
 }
 
+// Normal64 returns variate n of stream, standard normal in float64: the
+// cosine branch of Box-Muller on the two 53-bit uniforms of block n, u1 in
+// (0, 1] and u2 in [0, 1), with the portable Ln01 and SinCos2Pi (so the
+// value is the same on every architecture; its tails end near 8.6
+// standard deviations).
+func Normal64(key, stream, n uint64) float64 {
+	w := Block(key, stream, n)
+	u1 := 1 - unit53(w[0], w[1])
+	u2 := unit53(w[2], w[3])
+	_, c := SinCos2Pi(u2)
+	return float64(math.Sqrt(-2*Ln01(u1)) * c)
+}
+
+// Reader reads the Float64 variates 0, 1, 2, ... of one stream in order,
+// computing each Philox block once (Float64 alone computes it for each of
+// its two variates).
+type Reader struct {
+	key, stream, block uint64
+	buf                [4]uint32
+	next               int // next lane pair of buf: 0, 2, or 4 (refill)
+}
+
+// NewReader returns a Reader at variate 0 of stream.
+func NewReader(key, stream uint64) Reader {
+	return Reader{key: key, stream: stream, next: 4}
+}
+
+// Float64 returns the next variate: Float64(key, stream, n) for n = 0, 1, ...
+func (r *Reader) Float64() float64 {
+	if r.next == 4 {
+		r.buf = Block(r.key, r.stream, r.block)
+		r.block++
+		r.next = 0
+	}
+	j := r.next
+	r.next += 2
+	return unit53(r.buf[j], r.buf[j+1])
+}
+
 // Normal32 returns variate n of stream, standard normal (see the package doc).
 func Normal32(key, stream, n uint64) float32 {
 	w := Block(key, stream, n/4)
