@@ -256,8 +256,7 @@ func TestDenseQ(t *testing.T) {
 						t.Fatalf("t=%d: column %d of Q(t) sums to %v", s, j, sum)
 					}
 				}
-				self, links := sched.at(s)
-				st.step(s, self, links, g)
+				st.step(s, sched.at(s), g)
 				wD = mulVec(Q, wD)
 				for k := range d {
 					zD[k] = mulVec(Q, zD[k])
@@ -331,12 +330,12 @@ func TestArrival(t *testing.T) {
 		st.z[0] = 4
 		noGrad := []float64{0, 0}
 		for s := range b + 4 {
-			self, links := []float64{1, 1}, []link(nil)
+			m := stepMixing{Self: []float64{1, 1}, Fixed: b}
 			if s == 0 {
-				self[0] = 0.5
-				links = []link{{from: 0, to: 1, w: 0.5, delay: int32(b)}}
+				m.Self[0] = 0.5
+				m.Links = []graph.Link{{From: 0, To: 1, W: 0.5}}
 			}
-			st.step(s, self, links, noGrad)
+			st.step(s, m, noGrad)
 			wantW, wantZ := 1.0, 0.0
 			if s+1 >= b+1 {
 				wantW, wantZ = 1.5, 2
@@ -379,8 +378,7 @@ func TestConservation(t *testing.T) {
 							gsum[k] += g[i*d+k]
 						}
 					}
-					self, links := sched.at(s)
-					st.step(s, self, links, g)
+					st.step(s, sched.at(s), g)
 					for i := range n * d {
 						x[i] = min(max(-0.1*st.z[i]/st.w[i/d], cfg.Lo), cfg.Hi)
 					}
@@ -435,10 +433,10 @@ func TestDelayDraws(t *testing.T) {
 	}
 	cfg = testConfig(t, map[string]string{"b": "6"})
 	sched, _ = newSchedule(&cfg, 3)
-	_, links := sched.at(5)
-	for _, l := range links {
-		if l.delay != 6 {
-			t.Fatalf("fixed delays: link %d->%d has %d", l.from+1, l.to+1, l.delay)
+	m := sched.at(5)
+	for k, l := range m.Links {
+		if m.Delay != nil && m.Delay[k] != 6 || m.Delay == nil && m.Fixed != 6 {
+			t.Fatalf("fixed delays: link %d->%d has %v", l.From+1, l.To+1, m)
 		}
 	}
 }

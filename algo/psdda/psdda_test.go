@@ -441,3 +441,17 @@ func TestSingularObjective(t *testing.T) {
 		}
 	}
 }
+
+// Progress reports add up to T.
+func TestProgressSumsToT(t *testing.T) {
+	for _, T := range []int{1, 63, 64, 65, 200} {
+		cfg := testConfig(t, map[string]string{"T": batch.Format(T)})
+		sum := 0
+		if _, err := Run(context.Background(), &cfg, 0, func(s int) { sum += s }); err != nil {
+			t.Fatal(err)
+		}
+		if sum != T {
+			t.Errorf("T = %d: progress adds up to %d", T, sum)
+		}
+	}
+}

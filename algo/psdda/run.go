@@ -98,13 +98,15 @@ func Run(ctx context.Context, cfg *Config, seed uint64, progress func(steps int)
 	xhat := make([]float64, d)
 	errs := make([]float64, n)
 	push := cfg.Mode == ModePSDDA
-	const report = 64
+	const report = 64 // steps between progress reports and cancellation checks
+	reported := 0
 	for t := 0; t < cfg.T; t++ {
-		if t%report == 0 && t > 0 {
+		if t-reported == report {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
 			progress(report)
+			reported = t
 		}
 		for i := range n {
 			gi := g[i*d : (i+1)*d]
@@ -113,8 +115,7 @@ func Run(ctx context.Context, cfg *Config, seed uint64, progress func(steps int)
 				gsum[k] += v
 			}
 		}
-		self, links := sched.at(t)
-		st.step(t, self, links, g)
+		st.step(t, sched.at(t), g)
 		scale := -cfg.A / math.Sqrt(float64(t+1))
 		for i := range n {
 			w := st.w[i]
@@ -148,7 +149,7 @@ func Run(ctx context.Context, cfg *Config, seed uint64, progress func(steps int)
 			}
 		}
 	}
-	progress(cfg.T - (cfg.T-1)/report*report)
+	progress(cfg.T - reported)
 	// Final distances and conservation.
 	inv := 1 / float64(cfg.T)
 	for i := range n {

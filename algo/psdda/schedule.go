@@ -2,6 +2,7 @@ package psdda
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/batchrun/batchrun/graph"
 	"github.com/batchrun/batchrun/kernels/philox"
@@ -24,12 +25,11 @@ type schedule struct {
 	dkey       uint64
 
 	// For a cycle without per-step delays: one mixing per graph of the cycle.
-	cycSelf  [][]float64
-	cycLinks [][]link
+	cycle []stepMixing
 
-	edges []graph.Edge
-	mix   graph.Mixing
-	links []link
+	edges      []graph.Edge
+	mix        graph.Mixing
+	linkDelays []int32
 }
 
 // Delay streams (Philox key = delayKey(seed)); index = j*n + i for the
@@ -55,36 +55,39 @@ func newSchedule(cfg *Config, seed uint64) (*schedule, error) {
 	}
 	if c, ok := s.seq.(*graph.Cycle); ok && s.delays != DelayPerStep {
 		for k := range c.Period() {
-			self, links := s.build(k)
-			s.cycSelf = append(s.cycSelf, append([]float64(nil), self...))
-			s.cycLinks = append(s.cycLinks, append([]link(nil), links...))
+			m := s.build(k)
+			s.cycle = append(s.cycle, stepMixing{
+				Self: slices.Clone(m.Self), Links: slices.Clone(m.Links), Delay: slices.Clone(m.Delay), Fixed: m.Fixed})
 		}
 	}
 	return s, nil
 }
 
-// at returns the diagonal and the links of step t's mixing matrix. They
-// stay valid until the next call.
-func (s *schedule) at(t int) ([]float64, []link) {
-	if s.cycSelf != nil {
-		k := t % len(s.cycSelf)
-		return s.cycSelf[k], s.cycLinks[k]
+// at returns step t's mixing matrix and delays. They stay valid until the
+// next call.
+func (s *schedule) at(t int) stepMixing {
+	if s.cycle != nil {
+		return s.cycle[t%len(s.cycle)]
 	}
 	return s.build(t)
 }
 
-func (s *schedule) build(t int) ([]float64, []link) {
+func (s *schedule) build(t int) stepMixing {
 	s.edges = s.seq.Edges(s.edges[:0], t)
 	if s.metropolis {
 		s.mix.Metropolis(s.n, s.edges)
 	} else {
 		s.mix.PushSum(s.n, s.edges)
 	}
-	s.links = s.links[:0]
-	for _, l := range s.mix.Links {
-		s.links = append(s.links, link{from: l.From, to: l.To, w: l.W, delay: s.delay(l.From, l.To, t)})
+	m := stepMixing{Self: s.mix.Self, Links: s.mix.Links, Fixed: s.bmax}
+	if s.delays != DelayFixed && s.bmax > 0 {
+		s.linkDelays = s.linkDelays[:0]
+		for _, l := range s.mix.Links {
+			s.linkDelays = append(s.linkDelays, s.delay(l.From, l.To, t))
+		}
+		m.Delay = s.linkDelays
 	}
-	return s.mix.Self, s.links
+	return m
 }
 
 // delay returns the delay of the directed edge j -> i at step t.

@@ -1,5 +1,7 @@
 package psdda
 
+import "github.com/batchrun/batchrun/graph"
+
 // pushState is the delayed push-sum recursion of spec section 3,
 //
 //	w(t+1) = Q(t) w(t),   z(t+1) = Q(t) z(t) + [g(t); 0],
@@ -37,27 +39,29 @@ func newPushState(n, d, bmax int) *pushState {
 	return s
 }
 
-// step advances the state from t to t+1 with the mixing matrix's diagonal
-// self, its links (from, to, weight) with their delays, and the local
-// gradients g ([node][dim]) added to z. Sends read the state at t before
-// any node is updated.
-func (s *pushState) step(t int, self []float64, links []link, g []float64) {
+// step advances the state from t to t+1 with the step's mixing matrix and
+// link delays, and the local gradients g ([node][dim]) added to z. Sends
+// read the state at t before any node is updated.
+func (s *pushState) step(t int, m stepMixing, g []float64) {
 	n, d, slots := s.n, s.d, s.slots
-	for _, l := range links {
-		slot := (t + 1 + int(l.delay)) % slots
-		dst := slot*n + int(l.to)
-		s.arrW[dst] += float64(l.w * s.w[l.from])
-		src := s.z[int(l.from)*d : int(l.from+1)*d]
+	for k, l := range m.Links {
+		b := m.Fixed
+		if m.Delay != nil {
+			b = int(m.Delay[k])
+		}
+		dst := (t+1+b)%slots*n + int(l.To)
+		s.arrW[dst] += float64(l.W * s.w[l.From])
+		src := s.z[int(l.From)*d : int(l.From+1)*d]
 		out := s.arrZ[dst*d : dst*d+d]
 		for k, v := range src {
-			out[k] += float64(l.w * v)
+			out[k] += float64(l.W * v)
 		}
 	}
 	slot := (t + 1) % slots
 	arrW := s.arrW[slot*n : slot*n+n]
 	arrZ := s.arrZ[slot*n*d : (slot+1)*n*d]
 	for i := range n {
-		a := self[i]
+		a := m.Self[i]
 		s.w[i] = float64(a*s.w[i]) + arrW[i]
 		arrW[i] = 0
 		z := s.z[i*d : i*d+d]
@@ -94,9 +98,12 @@ func (s *pushState) mass() (w float64, z []float64) {
 	return w, z
 }
 
-// link is one directed link of a step with its weight and delay.
-type link struct {
-	from, to int32
-	delay    int32
-	w        float64
+// stepMixing is one step's mixing matrix (see graph.Mixing) with the delay
+// of each link: Delay[k] for Links[k], or Fixed for every link when Delay
+// is nil.
+type stepMixing struct {
+	Self  []float64
+	Links []graph.Link
+	Delay []int32
+	Fixed int
 }
