@@ -114,7 +114,6 @@ func (c *Cycle) String() string {
 // random ones sorted by (From, To).
 type Random struct {
 	n, window int
-	degree    float64
 	key       uint64
 	cycle     []int32 // pi
 	p, lnq    float64 // pair probability and log(1-p)
@@ -141,7 +140,7 @@ func NewRandom(n, window int, degree float64, key uint64) (*Random, error) {
 	case !(degree >= 0) || degree > float64(n-1):
 		return nil, fmt.Errorf("mean out-degree %g: want a number in [0, n-1] = [0, %d]", degree, n-1)
 	}
-	r := &Random{n: n, window: window, degree: degree, key: key}
+	r := &Random{n: n, window: window, key: key}
 	// Fisher-Yates shuffle, one uniform per swap.
 	r.cycle = make([]int32, n)
 	for i := range r.cycle {
