@@ -66,14 +66,7 @@ func TestComputeSeries(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(got) != len(tt.want) {
-				t.Fatalf("ComputeSeries = %d series, want %d: %+v", len(got), len(tt.want), got)
-			}
-			for i, w := range tt.want {
-				if !sameSeries(got[i], w) {
-					t.Errorf("series %d = %+v, want %+v", i, got[i], w)
-				}
-			}
+			checkSeries(t, got, tt.want)
 		})
 	}
 }
@@ -312,14 +305,7 @@ func TestComputeSeriesSeveralYAndWhere(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(got) != len(tt.want) {
-				t.Fatalf("ComputeSeries = %d series, want %d: %+v", len(got), len(tt.want), got)
-			}
-			for i, w := range tt.want {
-				if !sameSeries(got[i], w) {
-					t.Errorf("series %d = %+v, want %+v", i, got[i], w)
-				}
-			}
+			checkSeries(t, got, tt.want)
 			if axis := spec.axisLabel(got); axis != tt.axis {
 				t.Errorf("y axis label %q, want %q", axis, tt.axis)
 			}
@@ -463,5 +449,18 @@ func TestPlotSeveralY(t *testing.T) {
 	err := Plot(qpTable(), PlotSpec{X: "step", Y: []string{"err_2", "err_3"}, Where: []Filter{{"mode", "b"}}}, filepath.Join(dir, "q.png"))
 	if want := `table qp has no rows with a value of "err_2" or "err_3" to plot among those left by the filter mode=b`; err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("Plot of empty columns: %v, want an error saying %q", err, want)
+	}
+}
+
+// checkSeries compares ComputeSeries' result with the expected series.
+func checkSeries(t *testing.T, got, want []Series) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("ComputeSeries = %d series, want %d: %+v", len(got), len(want), got)
+	}
+	for i, w := range want {
+		if !sameSeries(got[i], w) {
+			t.Errorf("series %d = %+v, want %+v", i, got[i], w)
+		}
 	}
 }
