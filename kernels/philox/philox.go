@@ -125,11 +125,21 @@ func Float64(key, stream, n uint64) float64 {
 // value is the same on every architecture; its tails end near 8.6
 // standard deviations).
 func Normal64(key, stream, n uint64) float64 {
+	c, _ := NormalPair64(key, stream, n)
+	return c
+}
+
+// NormalPair64 returns both Box-Muller branches of block n of stream: the
+// cosine branch, which is Normal64(key, stream, n), and the sine branch,
+// independent of it. Two normals for one block, one logarithm and one
+// sine-cosine evaluation.
+func NormalPair64(key, stream, n uint64) (float64, float64) {
 	w := Block(key, stream, n)
 	u1 := 1 - unit53(w[0], w[1])
 	u2 := unit53(w[2], w[3])
-	_, c := SinCos2Pi(u2)
-	return float64(math.Sqrt(-2*Ln01(u1)) * c)
+	s, c := SinCos2Pi(u2)
+	r := math.Sqrt(-2 * Ln01(u1))
+	return float64(r * c), float64(r * s)
 }
 
 // Reader reads the Float64 variates 0, 1, 2, ... of one stream in order,
