@@ -223,3 +223,22 @@ func TestNormal64(t *testing.T) {
 		t.Errorf("mean %v, variance %v", mean, variance)
 	}
 }
+
+func TestExp(t *testing.T) {
+	for _, x := range []float64{0, 1, -1, 0.5, -0.3465, 0.3466, 1e-300, -1e-20, 2.5, -7.25, 30, -30, 300, -300, 709, -708, -740} {
+		got, want := Exp(x), math.Exp(x)
+		if math.Abs(got-want) > 1e-14*want {
+			t.Errorf("Exp(%v) = %v, math.Exp %v", x, got, want)
+		}
+	}
+	r := NewReader(3, 9)
+	for range 100_000 {
+		x := 60 * (r.Float64() - 0.5)
+		if got, want := Exp(x), math.Exp(x); math.Abs(got-want) > 1e-14*want {
+			t.Fatalf("Exp(%v) = %v, math.Exp %v", x, got, want)
+		}
+	}
+	if !math.IsInf(Exp(710), 1) || Exp(-746) != 0 || !math.IsNaN(Exp(math.NaN())) {
+		t.Errorf("Exp(710) = %v, Exp(-746) = %v, Exp(NaN) = %v: want +Inf, 0, NaN", Exp(710), Exp(-746), Exp(math.NaN()))
+	}
+}
