@@ -47,8 +47,9 @@ func (e *Event) Before(f *Event) bool {
 	return e.Seq < f.Seq
 }
 
-// Queue is a priority queue of events (a binary min-heap in the order of
-// Event.Before). The zero value is an empty queue. Push and Pop cost
+// Queue is a priority queue of events (a 4-ary min-heap in the order of
+// Event.Before: half the depth of a binary heap, and a node's children
+// share a cache line or two). The zero value is an empty queue. Push and Pop cost
 // O(log n) and do not allocate once the queue has grown to its largest size.
 type Queue struct {
 	h []Event
@@ -69,7 +70,7 @@ func (q *Queue) Push(e Event) {
 	h := q.h
 	i := len(h) - 1
 	for i > 0 {
-		p := (i - 1) / 2
+		p := (i - 1) / 4
 		if !e.Before(&h[p]) {
 			break
 		}
@@ -92,18 +93,21 @@ func (q *Queue) Pop() Event {
 	// Move the hole at the root down to where last belongs.
 	i, n := 0, len(h)
 	for {
-		c := 2*i + 1
+		c := 4*i + 1
 		if c >= n {
 			break
 		}
-		if c+1 < n && h[c+1].Before(&h[c]) {
-			c++
+		best := c
+		for j := c + 1; j < c+4 && j < n; j++ {
+			if h[j].Before(&h[best]) {
+				best = j
+			}
 		}
-		if !h[c].Before(&last) {
+		if !h[best].Before(&last) {
 			break
 		}
-		h[i] = h[c]
-		i = c
+		h[i] = h[best]
+		i = best
 	}
 	h[i] = last
 	return top

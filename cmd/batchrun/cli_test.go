@@ -87,7 +87,15 @@ func TestBadInputExits2AndWritesNothing(t *testing.T) {
 		{"psdda empty box", "", []string{"--preset", "paper002-qp", "--set", "lo=1", "--set", "hi=0.5"}, []string{"[lo, hi]^d = [1, 0.5]^2 is empty"}},
 		{"psdda unknown objective", "", []string{"--experiment", "psdda", "--set", "objective=logistic"}, []string{"parameter objective", "one of qp, sensor, lsq"}},
 		{"psdda paper graph size", "", []string{"--experiment", "psdda", "--set", "n=9"}, []string{"graph paper002 has 8 nodes"}},
-		{"unknown experiment", "", []string{"--experiment", "pdsda"}, []string{"--experiment", "psdda, zo"}},
+		// asynpd (spec sections 1-4).
+		{"asynpd infeasible box", "", []string{"--preset", "paper003", "--set", "lo=2.5"}, []string{"infeasible box", "[lo, hi1]^d = [2.5, 2]^5", "want lo <= hi1"}},
+		{"asynpd infeasible budget", "", []string{"--experiment", "asynpd", "--set", "lo=1.5"}, []string{"infeasible problem", "||thetabar||^2 <= budget = 9 cannot hold", "raise budget or lower lo"}},
+		{"asynpd negative delay", "", []string{"--experiment", "asynpd", "--set", "broadcast_lo=-1"}, []string{"parameter broadcast_lo", "out of range", ">= 0"}},
+		{"asynpd negative compute time", "", []string{"--experiment", "asynpd", "--set", "c_lo=-2"}, []string{"parameter c_lo", "out of range", "> 0"}},
+		{"asynpd a = 0", "", []string{"--experiment", "asynpd", "--set", "a=0"}, []string{"parameter a", "out of range", "> 0"}},
+		{"asynpd lambda_max <= 0", "", []string{"--experiment", "asynpd", "--set", "lambda_max=0"}, []string{"parameter lambda_max", "out of range", "> 0"}},
+		{"asynpd straggler index", "", []string{"--preset", "paper003-straggler", "--set", "stragglers=0"}, []string{"parameter stragglers", "1..n = 1..10"}},
+		{"unknown experiment", "", []string{"--experiment", "pdsda"}, []string{"--experiment", "asynpd, psdda, zo"}},
 		{"preset and experiment", "", []string{"--experiment", "psdda", "--preset", "paper002-qp"}, []string{"--preset or --experiment, not both"}},
 	}
 	for _, tc := range tests {

@@ -17,6 +17,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/batchrun/batchrun/algo/asynpd"
 	"github.com/batchrun/batchrun/algo/psdda"
 	"github.com/batchrun/batchrun/algo/zo"
 	"github.com/batchrun/batchrun/batch"
@@ -37,7 +38,7 @@ func families(be kernels.Backend) batch.Families {
 	if be == nil {
 		be = cpu.New()
 	}
-	return batch.Families{"zo": zo.Family{Backend: be}, "psdda": psdda.Family{}}
+	return batch.Families{"zo": zo.Family{Backend: be}, "psdda": psdda.Family{}, "asynpd": asynpd.Family{}}
 }
 
 // kernelsFlag adds --kernels to a flag set.
@@ -97,7 +98,7 @@ type specFlags struct {
 func addSpecFlags(fs *flag.FlagSet) *specFlags {
 	f := &specFlags{}
 	f.preset = fs.String("preset", "", "run a preset instead of a spec file (batchrun presets lists them)")
-	f.experiment = fs.String("experiment", "", "run an experiment's defaults (with --set) instead of a spec file or preset: zo or psdda")
+	f.experiment = fs.String("experiment", "", "run an experiment's defaults (with --set) instead of a spec file or preset: zo, psdda or asynpd")
 	f.replicates = fs.String("replicates", "", "replicates per parameter point: a count n (0..n-1), a range a-b, or a list 3,5,9 (overrides the spec)")
 	f.seeds = fs.Int("seeds", 0, "the same as --replicates n")
 	f.seedList = fs.String("seed-list", "", "the same as --replicates LIST")

@@ -1,0 +1,126 @@
+package asynpd
+
+import (
+	"math"
+
+	"github.com/batchrun/batchrun/kernels/philox"
+)
+
+// Random streams: stream = purpose << 32 | worker; the counter is the
+// worker's update index u (0, 1, ...) or the broadcast index k.
+const (
+	streamInit      = 1 << 32 // theta_i(0): normal pairs j = 0..ceil(d/2)-1
+	streamSpeed     = 2 << 32 // m_i: Float64 variate i (one stream for all workers)
+	streamNoise     = 3 << 32 // xi of update u: normal pairs u ceil(d/2) + j
+	streamCompute   = 4 << 32 // the compute-time factor of update u: block u
+	streamUpload    = 5 << 32 // the upload delay of update u: word u
+	streamBroadcast = 6 << 32 // the delay of broadcast k to the worker: word k
+	streamOutage    = 7 << 32 // the pause after update u: block u
+)
+
+// SeedKey derives the Philox key of a seed-run.
+func SeedKey(seed uint64) uint64 { return philox.SplitMix64(seed ^ 0xa5e9_3d71_c0de_0003) }
+
+// Sample is the state of a run at one moment.
+type Sample struct {
+	Time       float64
+	Iteration  int64 // iterations t so far (Asyn-PD: completions and receives; Sync-PD: rounds)
+	Updates    int64 // worker updates so far
+	ErrTheta   float64
+	ErrLambda  float64
+	LambdaNorm float64 // ||lambda||
+}
+
+// Err returns the total error ||theta - theta*||^2 + ||lambda - lambda*||^2.
+func (s Sample) Err() float64 { return s.ErrTheta + s.ErrLambda }
+
+// SeedResult is what one seed-run records.
+type SeedResult struct {
+	Seed  uint64
+	Grid  []Sample // at times k horizon / grid, k = 0..grid
+	Iters []Sample // at log-spaced iteration counts, and the last iteration
+	// At the horizon.
+	Iterations, Updates, Receives, Rounds int64
+}
+
+// recorder samples a run's state on the time grid and at log-spaced
+// iteration counts.
+type recorder struct {
+	cfg       *Config
+	star      *Saddle
+	thetaStar []float64 // n*d: theta*_i of every worker
+	res       *SeedResult
+	nextGrid  int
+	nextIter  int64
+	iterIndex int
+}
+
+func newRecorder(cfg *Config, star *Saddle, seed uint64) *recorder {
+	p := &cfg.Problem
+	ts := make([]float64, p.N*p.D)
+	for i := range p.N {
+		copy(ts[i*p.D:], p.ThetaStar(star, i))
+	}
+	r := &recorder{cfg: cfg, star: star, thetaStar: ts, res: &SeedResult{Seed: seed}}
+	r.nextIter = IterCount(0, cfg.TracePoints)
+	return r
+}
+
+// gridTime returns the time of grid point k.
+func (r *recorder) gridTime(k int) float64 {
+	return float64(k) * r.cfg.Horizon / float64(r.cfg.Grid)
+}
+
+// IterCount returns the j-th iteration count of the iters table: every
+// count if perDecade is 0, else about perDecade log-spaced counts per
+// decade, round(10^(j / perDecade)) made increasing.
+func IterCount(j, perDecade int) int64 {
+	if perDecade == 0 {
+		return int64(j) + 1
+	}
+	prev := int64(0)
+	for i := 0; i <= j; i++ {
+		c := int64(math.Round(math.Pow(10, float64(i)/float64(perDecade))))
+		prev = max(c, prev+1)
+	}
+	return prev
+}
+
+// sample measures the state: theta holds the n models, lambda the
+// multipliers.
+func (r *recorder) sample(time float64, iter, updates int64, theta, lambda []float64) Sample {
+	s := Sample{Time: time, Iteration: iter, Updates: updates}
+	for i, x := range theta {
+		e := x - r.thetaStar[i]
+		s.ErrTheta += float64(e * e)
+	}
+	for j, l := range lambda {
+		e := l - r.star.Lambda[j]
+		s.ErrLambda += float64(e * e)
+		s.LambdaNorm += float64(l * l)
+	}
+	s.LambdaNorm = math.Sqrt(s.LambdaNorm)
+	return s
+}
+
+// errTheta returns ||x - theta*_i||^2 for worker i's model x.
+func (r *recorder) errTheta(i int, x []float64) float64 {
+	d := len(x)
+	e := 0.0
+	for k, v := range x {
+		diff := v - r.thetaStar[i*d+k]
+		e += float64(diff * diff)
+	}
+	return e
+}
+
+// iterDue reports whether the iteration count iter is traced; it advances
+// to the next traced count.
+func (r *recorder) iterDue(iter int64) bool {
+	if iter != r.nextIter {
+		return false
+	}
+	r.iterIndex++
+	r.nextIter = IterCount(r.iterIndex, r.cfg.TracePoints)
+	return true
+}
