@@ -28,21 +28,20 @@ type Event struct {
 // world holds what both algorithms share: the seed's key, the workers'
 // mean compute times, models and the draws of the random streams.
 type world struct {
-	cfg   *Config
-	p     *Problem
-	key   uint64
-	n, d  int
-	pairs int       // ceil(d/2): normal pairs per noise vector
-	mean  []float64 // m_i
-	mu    []float64 // mu of each worker's class
-	lo    []float64
-	hi    []float64
-	z     []float64 // scratch: 2 pairs of normals
+	cfg  *Config
+	p    *Problem
+	key  uint64
+	n, d int
+	mean []float64 // m_i
+	mu   []float64 // mu of each worker's class
+	lo   []float64
+	hi   []float64
+	z    []float64 // scratch: d normals
 }
 
 func newWorld(cfg *Config, seed uint64) *world {
 	p := &cfg.Problem
-	w := &world{cfg: cfg, p: p, key: SeedKey(seed), n: p.N, d: p.D, pairs: (p.D + 1) / 2}
+	w := &world{cfg: cfg, p: p, key: SeedKey(seed), n: p.N, d: p.D}
 	w.mean = make([]float64, w.n)
 	w.mu, w.lo, w.hi = make([]float64, w.n), make([]float64, w.n), make([]float64, w.n)
 	for i := range w.n {
@@ -53,25 +52,25 @@ func newWorld(cfg *Config, seed uint64) *world {
 	for _, i := range cfg.Stragglers {
 		w.mean[i] = cfg.StragglerC
 	}
-	w.z = make([]float64, 2*w.pairs)
+	w.z = make([]float64, w.d)
 	return w
 }
 
 // initial writes theta(0): theta_i(0) ~ N(0, I) clipped to C_i.
 func (w *world) initial(theta []float64) {
 	for i := range w.n {
-		w.normals(streamInit|uint64(i), 0)
+		philox.PolarNormals(w.z[:w.d], w.key, streamInit|uint64(i), 0)
 		for k := range w.d {
 			theta[i*w.d+k] = clip(w.z[k], w.lo[i], w.hi[i])
 		}
 	}
 }
 
-// normals fills w.z with the normal pairs first..first+pairs-1 of stream.
-func (w *world) normals(stream, first uint64) {
-	for j := range w.pairs {
-		w.z[2*j], w.z[2*j+1] = philox.NormalPair64(w.key, stream, first+uint64(j))
-	}
+// noise fills w.z[:d] with the standard normals of update u of worker i:
+// the polar method on blocks u 2^32, u 2^32 + 1, ... of the worker's noise
+// stream.
+func (w *world) noise(i int, u int64) {
+	philox.PolarNormals(w.z[:w.d], w.key, streamNoise|uint64(i), uint64(u)<<32)
 }
 
 // computeTime returns the duration of update u of worker i.
@@ -100,7 +99,7 @@ func (w *world) pause(i int, u int64) float64 {
 //
 //	x <- Proj_Ci(x - gamma [x - xi + alpha x + m / n]),  xi ~ N(mu_i 1, sigma^2 I)
 func (w *world) step(x, m []float64, i int, u int64, gamma float64) {
-	w.normals(streamNoise|uint64(i), uint64(u)*uint64(w.pairs))
+	w.noise(i, u)
 	p := w.p
 	nf := float64(w.n)
 	for k := range x {
@@ -146,6 +145,10 @@ type asyn struct {
 	trimAt int
 	bMin   float64 // lower bound of a broadcast delay
 	bMax   float64 // upper bound of a broadcast delay
+	// The uniform model's delays for the words c<<24 and c<<24 | 0xffffff:
+	// bounds of every delay whose word has the top byte c (Sample is
+	// nondecreasing in the word).
+	lower, upper [256]float64
 
 	// Uploads in flight: slots of d values.
 	slots []float64
@@ -187,9 +190,11 @@ type asyn struct {
 // Broadcasts are not queue events: a worker works out, when it takes its
 // snapshot at time tau, the newest broadcast k with t_k + delay(k, i) <= tau
 // by scanning back from the newest broadcast sent; the delay of broadcast k
-// to worker i is a pure function of (seed, k, i), so the scan sees the same
-// delays whenever it happens, and it stops at once when t_k + the model's
-// largest delay <= tau.
+// to worker i is a pure function of (seed, k, i) (broadcastWord), so the
+// scan sees the same delays whenever it happens. It stops at the first
+// broadcast that has arrived: at once when t_k + the model's largest delay
+// <= tau, and most broadcasts are ruled in or out by the top byte of their
+// word, without the rest.
 func runAsyn(ctx context.Context, w *world, rec *recorder, progress func(float64), observe func(Event)) error {
 	s := newAsyn(w, rec, observe)
 	return s.run(ctx, progress)
@@ -210,6 +215,10 @@ func newAsyn(w *world, rec *recorder, observe func(Event)) *asyn {
 	s.lambda = make([]float64, m)
 	s.gval = make([]float64, m)
 	s.bMin, s.bMax = w.cfg.Broadcast.Min(), w.cfg.Broadcast.Max()
+	for c := range uint32(256) {
+		s.lower[c] = w.cfg.Broadcast.Sample(c << 24)
+		s.upper[c] = w.cfg.Broadcast.Sample(c<<24 | 0xffffff)
+	}
 	s.resum()
 	// Broadcast 0 is the initial message h(0) = grad G(thetatilde(0))^T lambda(0),
 	// in every buffer from the start.
@@ -323,7 +332,7 @@ func (s *asyn) snapshot(i int, tau float64) {
 	bMin, bMax := s.bMin, s.bMax
 	model := s.cfg.Broadcast
 	uniform := model.Model == async.DelayUniform
-	lo, width := model.Lo, model.Hi-model.Lo // as in Delay.Sample
+	lower, upper := &s.lower, &s.upper
 	key, stream := s.key, streamBroadcast|uint64(i)
 	var block [4]uint32
 	blockIndex := int64(-1)
@@ -334,18 +343,21 @@ func (s *asyn) snapshot(i int, tau float64) {
 		}
 		if tk+bMax > tau {
 			k := j + base
-			if b := k >> 2; b != blockIndex {
+			if b := k >> 4; b != blockIndex {
 				block = philox.Block(key, stream, uint64(b))
 				blockIndex = b
 			}
-			w := block[k&3]
-			var delay float64
 			if uniform {
-				delay = lo + float64(width*((float64(w)+0.5)*(1.0/(1<<32))))
-			} else {
-				delay = model.Sample(w)
-			}
-			if tk+delay > tau {
+				// The delay lies in [lower[c], upper[c]] for its top
+				// byte c: most broadcasts are decided by c alone.
+				c := broadcastByte(block, k)
+				if tk+lower[c] > tau {
+					continue
+				}
+				if tk+upper[c] > tau && tk+model.Sample(broadcastWord(key, i, k)) > tau {
+					continue
+				}
+			} else if tk+model.Sample(broadcastWord(key, i, k)) > tau {
 				continue
 			}
 		}

@@ -25,9 +25,11 @@ func handConfig(t *testing.T, mode string) *Config {
 // initialModels returns theta_i(0) = clip(z_i, C_i) from the seed's first
 // normal of worker i's initial stream.
 func initialModels(seed uint64) (x0, x1 float64) {
-	z0, _ := philox.NormalPair64(SeedKey(seed), streamInit|0, 0)
-	z1, _ := philox.NormalPair64(SeedKey(seed), streamInit|1, 0)
-	return clip(z0, 0, 2), clip(z1, 0, 3)
+	z := make([]float64, 1)
+	philox.PolarNormals(z, SeedKey(seed), streamInit|0, 0)
+	x0 = clip(z[0], 0, 2)
+	philox.PolarNormals(z, SeedKey(seed), streamInit|1, 0)
+	return x0, clip(z[0], 0, 3)
 }
 
 // TestAsynHandTrajectory follows Asyn-PD with two workers, no noise, no

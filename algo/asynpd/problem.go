@@ -127,8 +127,16 @@ func (p *Problem) Solve() (*Saddle, error) {
 	return p.SolveExtragradient(1e-13, 5_000_000)
 }
 
-// clip returns x projected onto [lo, hi].
-func clip(x, lo, hi float64) float64 { return math.Min(math.Max(x, lo), hi) }
+// clip returns x projected onto [lo, hi] (lo <= hi; NaN stays NaN).
+func clip(x, lo, hi float64) float64 {
+	if x < lo {
+		return lo
+	}
+	if x > hi {
+		return hi
+	}
+	return x
+}
 
 // SolveRoot solves a problem with one constraint by nested bisection.
 //

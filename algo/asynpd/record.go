@@ -9,14 +9,31 @@ import (
 // Random streams: stream = purpose << 32 | worker; the counter is the
 // worker's update index u (0, 1, ...) or the broadcast index k.
 const (
-	streamInit      = 1 << 32 // theta_i(0): normal pairs j = 0..ceil(d/2)-1
+	streamInit      = 1 << 32 // theta_i(0): PolarNormals from block 0
 	streamSpeed     = 2 << 32 // m_i: Float64 variate i (one stream for all workers)
-	streamNoise     = 3 << 32 // xi of update u: normal pairs u ceil(d/2) + j
+	streamNoise     = 3 << 32 // xi of update u: PolarNormals from block u 2^32
 	streamCompute   = 4 << 32 // the compute-time factor of update u: block u
 	streamUpload    = 5 << 32 // the upload delay of update u: word u
-	streamBroadcast = 6 << 32 // the delay of broadcast k to the worker: word k
+	streamBroadcast = 6 << 32 // the delay of broadcast k to the worker: its top byte, byte k of the stream
+	streamFine      = 8 << 32 // ... and its low 24 bits: the top of word k (see broadcastWord)
 	streamOutage    = 7 << 32 // the pause after update u: block u
 )
+
+// broadcastWord returns the random 32-bit word behind the delay of broadcast
+// k to worker i, Broadcast.Sample(broadcastWord(key, i, k)). Its top byte is
+// byte k of worker i's broadcast stream (16 per Philox block) and its low
+// 24 bits come from a second stream: a snapshot can rule most broadcasts in
+// or out from the top byte alone (see asyn.snapshot), at a sixteenth of a
+// Philox block each.
+func broadcastWord(key uint64, i int, k int64) uint32 {
+	return uint32(broadcastByte(philox.Block(key, streamBroadcast|uint64(i), uint64(k>>4)), k))<<24 |
+		philox.Uint32(key, streamFine|uint64(i), uint64(k))>>8
+}
+
+// broadcastByte returns the top byte of broadcast k's word from block k/16.
+func broadcastByte(block [4]uint32, k int64) uint8 {
+	return uint8(block[(k>>2)&3] >> (8 * (k & 3)))
+}
 
 // SeedKey derives the Philox key of a seed-run.
 func SeedKey(seed uint64) uint64 { return philox.SplitMix64(seed ^ 0xa5e9_3d71_c0de_0003) }

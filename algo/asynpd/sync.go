@@ -3,8 +3,6 @@ package asynpd
 import (
 	"context"
 	"math"
-
-	"github.com/batchrun/batchrun/kernels/philox"
 )
 
 // runSync runs Sync-PD (spec section 2) on one seed until the horizon.
@@ -75,7 +73,7 @@ func runSync(ctx context.Context, w *world, rec *recorder, progress func(float64
 		gamma := cfg.A / (cfg.B + float64(k))
 		end := T
 		for i := range n {
-			bd := cfg.Broadcast.Sample(philox.Uint32(w.key, streamBroadcast|uint64(i), uint64(k)))
+			bd := cfg.Broadcast.Sample(broadcastWord(w.key, i, k))
 			start := math.Max(T+bd, avail[i])
 			finish[i] = start + w.computeTime(i, k)
 			end = math.Max(end, finish[i]+w.uploadDelay(i, k))

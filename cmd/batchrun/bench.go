@@ -16,6 +16,7 @@ import (
 
 	"github.com/klauspost/cpuid/v2"
 
+	"github.com/batchrun/batchrun/algo/asynpd"
 	"github.com/batchrun/batchrun/algo/psdda"
 	"github.com/batchrun/batchrun/algo/zo"
 	"github.com/batchrun/batchrun/batch"
@@ -268,7 +269,10 @@ Measures this machine for batchrun:
      generic ones;
   4. psdda at scale: PS-DDA on 10,000 nodes (the scaling preset, d = 10)
      with delays b = 1 and b = 10, one seed per worker, in seed-steps per
-     second and the time ratio of b = 10 to b = 1.
+     second and the time ratio of b = 10 to b = 1;
+  5. asynpd on one core: Asyn-PD worker updates per second at the paper003
+     size (10 workers, d = 5) and with 10,000 workers (d = 5), and the time
+     that rate gives for 10 million updates.
 
 Timings take about 0.3 s per measure (--quick: 0.05 s) plus the end-to-end
 runs, a few seconds on 2 cores.
@@ -407,7 +411,63 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *quick {
 		psddaT = 60
 	}
-	return psddaScaling(ctx, stdout, psddaT, workers)
+	if err := psddaScaling(ctx, stdout, psddaT, workers); err != nil {
+		return err
+	}
+	// 5. asynpd.
+	return asynpdThroughput(ctx, stdout, *quick)
+}
+
+// asynpdThroughput runs Asyn-PD seeds one after another on this goroutine
+// (one core) and prints worker updates per second: paper003 for at least
+// half a second (--quick: a tenth), and 10,000 workers for 500 (--quick:
+// 100) time units, about 2 (0.4) million updates.
+func asynpdThroughput(ctx context.Context, stdout io.Writer, quick bool) error {
+	fmt.Fprint(stdout, "\nasynpd: Asyn-PD on one core (seeds one after another):\n")
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SETUP\tSEEDS\tUPDATES\tWALL\tUPDATES/S\tEST. S PER 10M UPDATES")
+	minWall, horizon := 500*time.Millisecond, "500"
+	if quick {
+		minWall, horizon = 100*time.Millisecond, "100"
+	}
+	for _, c := range []struct {
+		name string
+		set  []string
+		min  time.Duration
+	}{
+		{"paper003: n = 10, d = 5, 3000 time units", nil, minWall},
+		{"n = 10,000, d = 5, " + horizon + " time units", []string{"n=10000", "horizon=" + horizon, "grid=10"}, 0},
+	} {
+		v, err := asynpd.Schema().Resolve(nil, c.set)
+		if err != nil {
+			return err
+		}
+		cfg, err := asynpd.NewConfig(v)
+		if err != nil {
+			return err
+		}
+		star, err := cfg.Problem.Solve()
+		if err != nil {
+			return err
+		}
+		var updates int64
+		seeds := 0
+		t0 := time.Now()
+		for seeds == 0 || time.Since(t0) < c.min {
+			res, err := asynpd.Run(ctx, &cfg, star, uint64(seeds), nil, nil)
+			if err != nil {
+				return err
+			}
+			updates += res.Updates
+			seeds++
+		}
+		wall := time.Since(t0)
+		rate := float64(updates) / wall.Seconds()
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.2f s\t%.3g\t%.1f\n", c.name, seeds, updates, wall.Seconds(), rate, 1e7/rate)
+	}
+	tw.Flush()
+	fmt.Fprintln(stdout, "(go test -run '^$' -bench Workers10k ./algo/asynpd runs the full 10 million updates)")
+	return nil
 }
 
 // fmtDuration prints a call time with 3 significant digits.

@@ -40,7 +40,7 @@ Usage:
   batchrun spec --example        print an annotated sweep spec
   batchrun presets [NAME]        list presets and their parameters
   batchrun info                  print the machine: CPU features, kernel variants, GPU
-  batchrun bench [flags]         measure the FMA peak, the kernels, paper000 and psdda throughput
+  batchrun bench [flags]         measure the FMA peak, the kernels, paper000, psdda and asynpd throughput
   batchrun version               print the version
   batchrun help [COMMAND]        print this help, or a command's
 

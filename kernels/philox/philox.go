@@ -230,3 +230,36 @@ func SplitMix64(z uint64) uint64 {
 	z = (z ^ z>>27) * 0x94d049bb133111eb
 	return z ^ z>>31
 }
+
+// PolarNormals fills dst with standard normals by Marsaglia's polar method
+// on blocks first, first+1, ... of stream, and returns the number of
+// blocks it used. Each block gives two candidate points (v1, v2) in
+// (-1, 1)^2 from 32-bit words; a point with 0 < s = v1^2 + v2^2 < 1 (about
+// 79%) gives the pair v sqrt(-2 ln s / s). No sine or cosine: cheaper than
+// Box-Muller where the normals need not be random-access (a consumer gives
+// each use its own range of blocks, since the count varies). The logarithm
+// is the portable Ln01, so the values are the same on every platform.
+func PolarNormals(dst []float64, key, stream, first uint64) uint64 {
+	b := first
+	i := 0
+	for i < len(dst) {
+		w := Block(key, stream, b)
+		b++
+		for p := 0; p < 4 && i < len(dst); p += 2 {
+			v1 := float64(int32(w[p]))*(1.0/(1<<31)) + 0.5/(1<<31)
+			v2 := float64(int32(w[p+1]))*(1.0/(1<<31)) + 0.5/(1<<31)
+			s := float64(v1*v1) + float64(v2*v2)
+			if s >= 1 {
+				continue
+			}
+			f := math.Sqrt(-2 * Ln01(s) / s)
+			dst[i] = float64(v1 * f)
+			i++
+			if i < len(dst) {
+				dst[i] = float64(v2 * f)
+				i++
+			}
+		}
+	}
+	return b - first
+}

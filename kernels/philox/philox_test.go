@@ -2,6 +2,7 @@ package philox
 
 import (
 	"math"
+	"slices"
 	"testing"
 )
 
@@ -240,5 +241,47 @@ func TestExp(t *testing.T) {
 	}
 	if !math.IsInf(Exp(710), 1) || Exp(-746) != 0 || !math.IsNaN(Exp(math.NaN())) {
 		t.Errorf("Exp(710) = %v, Exp(-746) = %v, Exp(NaN) = %v: want +Inf, 0, NaN", Exp(710), Exp(-746), Exp(math.NaN()))
+	}
+}
+
+func TestPolarNormals(t *testing.T) {
+	const count = 400_000
+	dst := make([]float64, 5)
+	var sum, sq, quad, tail float64
+	var blocks uint64
+	for u := range uint64(count / 5) {
+		used := PolarNormals(dst, 4, 2, u<<8)
+		blocks += used
+		if used == 0 || used > 1<<8 {
+			t.Fatalf("draw %d used %d blocks", u, used)
+		}
+		for _, z := range dst {
+			sum += z
+			sq += z * z
+			quad += z * z * z * z
+			if math.Abs(z) > 2 {
+				tail++
+			}
+		}
+	}
+	mean, variance := sum/count, sq/count
+	if math.Abs(mean) > 0.01 || math.Abs(variance-1) > 0.015 || math.Abs(quad/count-3) > 0.06 {
+		t.Errorf("mean %v, variance %v, fourth moment %v: want 0, 1, 3", mean, variance, quad/count)
+	}
+	// P(|Z| > 2) = 0.0455; standard error 3.3e-4.
+	if p := tail / count; math.Abs(p-0.0455) > 0.0015 {
+		t.Errorf("P(|Z| > 2) = %v, want 0.0455", p)
+	}
+	// Three accepted pairs take 3 / (pi/4) = 3.8 points on average, two
+	// per block, and the rest of the last block is unused: about 2.2 blocks.
+	if per := float64(blocks) / (count / 5); per < 2.1 || per > 2.35 {
+		t.Errorf("%v blocks per 5 normals, want about 2.2", per)
+	}
+	// The same arguments give the same normals.
+	a, b := make([]float64, 7), make([]float64, 7)
+	PolarNormals(a, 9, 9, 100)
+	PolarNormals(b, 9, 9, 100)
+	if !slices.Equal(a, b) {
+		t.Errorf("PolarNormals is not a function of its arguments: %v, %v", a, b)
 	}
 }
