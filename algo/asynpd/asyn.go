@@ -155,8 +155,7 @@ type asyn struct {
 	free  []int32
 
 	q        async.Queue
-	t        int64   // iterations
-	lastIter float64 // the time of the last iteration
+	t        int64 // iterations
 	updates  int64
 	receives int64
 	observe  func(Event)
@@ -296,18 +295,12 @@ func (s *asyn) run(ctx context.Context, progress func(float64)) error {
 		if s.observe != nil {
 			s.observe(Event{Time: e.Time, Kind: e.Kind, Worker: i, Iteration: s.t})
 		}
-		if e.Kind != kindResume {
-			s.lastIter = e.Time
-			if s.rec.iterDue(s.t) {
-				res.Iters = append(res.Iters, s.record(e.Time))
-			}
+		if e.Kind != kindResume && s.rec.iterDue(s.t) {
+			res.Iters = append(res.Iters, s.record(e.Time))
 		}
 	}
 	for ; s.rec.nextGrid <= cfg.Grid; s.rec.nextGrid++ {
 		res.Grid = append(res.Grid, s.record(s.rec.gridTime(s.rec.nextGrid)))
-	}
-	if k := len(res.Iters); k == 0 || res.Iters[k-1].Iteration != s.t {
-		res.Iters = append(res.Iters, s.record(s.lastIter))
 	}
 	res.Iterations, res.Updates, res.Receives = s.t, s.updates, s.receives
 	if progress != nil {

@@ -57,7 +57,7 @@ func Schema() batch.Schema {
 		{Name: "fail_prob", Kind: batch.Float, Default: "0", Range: batch.Range{Lo: 0, Hi: 1, HasLo: true, HasHi: true, HiOpen: true}, Doc: "after each update a worker stops with this probability (extension: workers that fail and come back)"},
 		{Name: "fail_time", Kind: batch.Float, Default: "100", Range: batch.Above(0), Doc: "mean length of a stop (exponential)"},
 		{Name: "grid", Kind: batch.Int, Default: "300", Range: batch.Between(1, 1<<22), Doc: "the time table has rows at k horizon / grid, k = 0..grid"},
-		{Name: "trace_points", Kind: batch.Int, Default: "20", Range: batch.Between(0, 1<<20), Doc: "the iters table has rows at about this many log-spaced iteration counts per decade (and the last); 0 = every iteration"},
+		{Name: "trace_points", Kind: batch.Int, Default: "20", Range: batch.Between(0, 1<<20), Doc: "the iters table has rows at about this many log-spaced iteration counts per decade, the same for every seed (summary has the final counts); 0 = every iteration"},
 	}
 }
 

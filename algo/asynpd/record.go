@@ -55,7 +55,7 @@ func (s Sample) Err() float64 { return s.ErrTheta + s.ErrLambda }
 type SeedResult struct {
 	Seed  uint64
 	Grid  []Sample // at times k horizon / grid, k = 0..grid
-	Iters []Sample // at log-spaced iteration counts, and the last iteration
+	Iters []Sample // at log-spaced iteration counts (the same for every seed)
 	// At the horizon.
 	Iterations, Updates, Receives, Rounds int64
 }

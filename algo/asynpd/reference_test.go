@@ -135,7 +135,6 @@ func runReference(cfg *Config, star *Saddle, seed uint64, opt refOptions) *refRu
 	gridTime := func(k int) float64 { return float64(k) * cfg.Horizon / float64(cfg.Grid) }
 	iterIndex := 0
 	nextIter := IterCount(0, cfg.TracePoints)
-	lastIter := 0.0
 
 	for i := range n {
 		start(i, 0)
@@ -215,7 +214,6 @@ func runReference(cfg *Config, star *Saddle, seed uint64, opt refOptions) *refRu
 		out.events = append(out.events, Event{Time: tau, Kind: kind, Worker: i, Iteration: t})
 		out.snaps = append(out.snaps, snap[i])
 		if kind != kindResume {
-			lastIter = tau
 			if t == nextIter {
 				res.Iters = append(res.Iters, sample(tau))
 				iterIndex++
@@ -225,9 +223,6 @@ func runReference(cfg *Config, star *Saddle, seed uint64, opt refOptions) *refRu
 	}
 	for ; nextGrid <= cfg.Grid; nextGrid++ {
 		res.Grid = append(res.Grid, sample(gridTime(nextGrid)))
-	}
-	if k := len(res.Iters); k == 0 || res.Iters[k-1].Iteration != t {
-		res.Iters = append(res.Iters, sample(lastIter))
 	}
 	res.Iterations, res.Updates, res.Receives = t, updates, receives
 	out.theta, out.lambda = theta, lambda

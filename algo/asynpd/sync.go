@@ -64,7 +64,6 @@ func runSync(ctx context.Context, w *world, rec *recorder, progress func(float64
 	var updates, rounds int64
 	res.Grid = append(res.Grid, rec.sample(0, 0, 0, theta, lambda))
 	rec.nextGrid = 1
-	var last Sample
 	T := 0.0
 	for k := int64(0); ; k++ {
 		if err := ctx.Err(); err != nil {
@@ -124,16 +123,12 @@ func runSync(ctx context.Context, w *world, rec *recorder, progress func(float64
 		if observe != nil {
 			observe(Event{Time: T, Kind: kindReceive, Worker: -1, Iteration: rounds})
 		}
-		last = rec.sample(T, rounds, updates, theta, lambda)
 		if rec.iterDue(rounds) {
-			res.Iters = append(res.Iters, last)
+			res.Iters = append(res.Iters, rec.sample(T, rounds, updates, theta, lambda))
 		}
 		if progress != nil {
 			progress(math.Min(T, cfg.Horizon))
 		}
-	}
-	if k := len(res.Iters); rounds > 0 && (k == 0 || res.Iters[k-1].Iteration != rounds) {
-		res.Iters = append(res.Iters, last)
 	}
 	res.Iterations, res.Updates, res.Rounds = rounds, updates, rounds
 	if progress != nil {
