@@ -21,7 +21,7 @@ const (
 type Event struct {
 	Time      float64
 	Kind      uint8 // kindReceive, kindComplete or kindResume
-	Worker    int   // 0-based
+	Worker    int   // 0-based; -1 for Sync-PD's round ends (the server's receive of the last upload)
 	Iteration int64 // t after the event
 }
 

@@ -426,3 +426,23 @@ func TestUnusedParametersReset(t *testing.T) {
 		}
 	}
 }
+
+// TestGridEndsAtHorizon: both algorithms record grid + 1 rows, the last at
+// the horizon exactly, also where grid * (horizon / grid) rounds above the
+// horizon and Sync-PD's last round ends between the two.
+func TestGridEndsAtHorizon(t *testing.T) {
+	for _, mode := range Modes {
+		for _, grid := range []string{"187", "300", "7"} {
+			cfg := config(t, "mode="+mode, "c_lo=0.1", "c_hi=0.1", "upload_hi=0", "broadcast_hi=0", "horizon=1.4", "grid="+grid)
+			star, _ := cfg.Problem.Solve()
+			res, err := Run(context.Background(), cfg, star, 1, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Grid) != cfg.Grid+1 || res.Grid[cfg.Grid].Time != 1.4 {
+				t.Errorf("%s, grid %s: %d rows, the last at %v; want %d rows, the last at 1.4",
+					mode, grid, len(res.Grid), res.Grid[len(res.Grid)-1].Time, cfg.Grid+1)
+			}
+		}
+	}
+}

@@ -104,8 +104,12 @@ func (Family) GroupBytes(v batch.Values, cells int) int64 {
 	state := n*d*8*5 + n*80
 	// Broadcasts live from the oldest worker snapshot on: about the
 	// broadcast rate times the slowest worker's update time.
-	rate := float64(n) / cfg.CLo
-	window := math.Max(cfg.CHi, cfg.StragglerC) + cfg.Broadcast.Mean() + cfg.Upload.Mean()
+	rate := float64(n) / ((cfg.CLo + cfg.CHi) / 2)
+	slowest := cfg.CHi
+	if len(cfg.Stragglers) > 0 {
+		slowest = math.Max(slowest, cfg.StragglerC)
+	}
+	window := math.Min(slowest+cfg.Broadcast.Max()+cfg.Upload.Mean(), cfg.Horizon)
 	ring := int64(2 * rate * window * float64(d+1) * 8)
 	rows := int64(cfg.Grid+1+300) * int64(8*len(sampleMetrics)+64)
 	return state + ring + int64(cells)*rows
@@ -140,7 +144,7 @@ func (Family) RunGroup(ctx context.Context, cells []*batch.Cell, progress func(i
 		if done < work {
 			progress(work - done)
 		}
-		out[ci] = cellRows(res, star, kkt)
+		out[ci] = cellRows(&cfg, res, star, kkt)
 	}
 	return out, nil
 }
@@ -151,10 +155,10 @@ func sampleRow(step int64, s Sample) results.Row {
 }
 
 // cellRows turns one seed's result into the rows of the three tables.
-func cellRows(r *SeedResult, star *Saddle, kkt float64) [][]results.Row {
+func cellRows(cfg *Config, r *SeedResult, star *Saddle, kkt float64) [][]results.Row {
 	final := r.Grid[len(r.Grid)-1]
-	rounds := math.NaN()
-	if r.Rounds > 0 || r.Receives == 0 {
+	rounds := math.NaN() // Asyn-PD has no rounds
+	if cfg.Mode == ModeSync {
 		rounds = float64(r.Rounds)
 	}
 	summary := []results.Row{{Metrics: []float64{

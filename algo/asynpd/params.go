@@ -147,12 +147,14 @@ func NewConfig(v batch.Values) (Config, error) {
 	}
 	for j, con := range p.Cons {
 		if g := p.MinG(j); g > 0 {
-			name, what := "budget", "||thetabar||^2"
+			name, what, move := "budget", "||thetabar||^2", "lower lo"
 			if con.Kind == ConstraintSum {
 				name, what = "sum_budget", "sum_k thetabar_k"
+			} else if p.Classes[0].Hi < 0 || p.Classes[1].Hi < 0 {
+				move = "move the boxes toward 0"
 			}
-			return c, fmt.Errorf("infeasible problem: the constraint %s <= %s = %g cannot hold for models in the boxes C_i (its smallest value there is %g): raise %s or lower lo",
-				what, name, con.Budget, con.Budget+g, name)
+			return c, fmt.Errorf("infeasible problem: the constraint %s <= %s = %g cannot hold for models in the boxes C_i (its smallest value there is %g): raise %s or %s",
+				what, name, con.Budget, con.Budget+g, name, move)
 		}
 	}
 	if c.CLo > c.CHi {

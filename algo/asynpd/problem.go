@@ -324,7 +324,8 @@ func (p *Problem) SolveExtragradient(tol float64, maxIter int) (*Saddle, error) 
 	dist := func(a, b point) float64 {
 		v := 0.0
 		for i := range a {
-			v += weight(i) * (a[i] - b[i]) * (a[i] - b[i])
+			e := a[i] - b[i]
+			v += float64(weight(i) * float64(e*e))
 		}
 		return math.Sqrt(v)
 	}

@@ -83,8 +83,12 @@ func newRecorder(cfg *Config, star *Saddle, seed uint64) *recorder {
 	return r
 }
 
-// gridTime returns the time of grid point k.
+// gridTime returns the time of grid point k: k horizon / grid, and the
+// horizon itself for k = grid (the quotient can round above it).
 func (r *recorder) gridTime(k int) float64 {
+	if k == r.cfg.Grid {
+		return r.cfg.Horizon
+	}
 	return float64(k) * r.cfg.Horizon / float64(r.cfg.Grid)
 }
 
@@ -97,10 +101,18 @@ func IterCount(j, perDecade int) int64 {
 	}
 	prev := int64(0)
 	for i := 0; i <= j; i++ {
-		c := int64(math.Round(math.Pow(10, float64(i)/float64(perDecade))))
-		prev = max(c, prev+1)
+		prev = nextIterCount(i, perDecade, prev)
 	}
 	return prev
+}
+
+// nextIterCount returns IterCount(j, perDecade) from IterCount(j-1,
+// perDecade) = prev, in constant time.
+func nextIterCount(j, perDecade int, prev int64) int64 {
+	if perDecade == 0 {
+		return int64(j) + 1
+	}
+	return max(int64(math.Round(math.Pow(10, float64(j)/float64(perDecade)))), prev+1)
 }
 
 // sample measures the state: theta holds the n models, lambda the
@@ -138,6 +150,6 @@ func (r *recorder) iterDue(iter int64) bool {
 		return false
 	}
 	r.iterIndex++
-	r.nextIter = IterCount(r.iterIndex, r.cfg.TracePoints)
+	r.nextIter = nextIterCount(r.iterIndex, r.cfg.TracePoints, r.nextIter)
 	return true
 }

@@ -132,7 +132,12 @@ func runReference(cfg *Config, star *Saddle, seed uint64, opt refOptions) *refRu
 	out := &refRun{res: &SeedResult{Seed: seed}}
 	res := out.res
 	sample := func(time float64) Sample { return rec.sample(time, t, updates, theta, lambda) }
-	gridTime := func(k int) float64 { return float64(k) * cfg.Horizon / float64(cfg.Grid) }
+	gridTime := func(k int) float64 {
+		if k == cfg.Grid {
+			return cfg.Horizon
+		}
+		return float64(k) * cfg.Horizon / float64(cfg.Grid)
+	}
 	iterIndex := 0
 	nextIter := IterCount(0, cfg.TracePoints)
 

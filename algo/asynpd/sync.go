@@ -103,6 +103,9 @@ func runSync(ctx context.Context, w *world, rec *recorder, progress func(float64
 			rec.nextGrid++
 		}
 		if end > cfg.Horizon {
+			// The horizon falls in this round: the loop above has
+			// recorded every grid point left (gridTime(grid) is the
+			// horizon, before the round's end).
 			for i := range n {
 				if finish[i] <= cfg.Horizon {
 					updates++
