@@ -5,20 +5,6 @@ import (
 	"testing"
 )
 
-// benchConfig returns the default (paper003) configuration with overrides.
-func benchConfig(tb testing.TB, set ...string) *Config {
-	tb.Helper()
-	v, err := Schema().Resolve(nil, set)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cfg, err := NewConfig(v)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return &cfg
-}
-
 // benchmarkRun reports worker updates per second of one run of cfg.
 func benchmarkRun(b *testing.B, cfg *Config) {
 	star, err := cfg.Problem.Solve()
@@ -41,11 +27,11 @@ func benchmarkRun(b *testing.B, cfg *Config) {
 // BenchmarkPaper003 is Asyn-PD at the paper's size: 10 workers, d = 5,
 // 3000 time units (about 12,000 updates).
 func BenchmarkPaper003(b *testing.B) {
-	benchmarkRun(b, benchConfig(b))
+	benchmarkRun(b, config(b))
 }
 
 // BenchmarkWorkers10k is Asyn-PD with 10,000 workers, d = 5, for 2500 time
 // units: about 10 million worker updates.
 func BenchmarkWorkers10k(b *testing.B) {
-	benchmarkRun(b, benchConfig(b, "n=10000", "horizon=2500", "grid=100"))
+	benchmarkRun(b, config(b, "n=10000", "horizon=2500", "grid=100"))
 }

@@ -178,57 +178,24 @@ func cellRows(cfg *Config, r *SeedResult, star *Saddle, kkt float64) [][]results
 // the mean over them of the final errors, iterations and updates, with the
 // parameters that vary between the points shown.
 func (Family) Report(w io.Writer, cells []*batch.Cell, summary [][]float64) {
-	type acc struct {
-		cell *batch.Cell
-		n    int
-		sums [9]float64
-	}
-	var order []int
-	accs := map[int]*acc{}
-	for i, c := range cells {
-		if summary[i] == nil {
-			continue
-		}
-		a := accs[c.Point]
-		if a == nil {
-			a = &acc{cell: c}
-			accs[c.Point] = a
-			order = append(order, c.Point)
-		}
-		a.n++
-		for j, v := range summary[i] {
-			if !math.IsNaN(v) {
-				a.sums[j] += v
-			}
-		}
-	}
-	if len(order) == 0 {
+	points := batch.MeansByPoint(cells, summary)
+	if len(points) == 0 {
 		fmt.Fprintln(w, "no results")
 		return
 	}
-	var varying []string
-	for _, p := range Schema() {
-		first := accs[order[0]].cell.Values.Text(p.Name)
-		for _, pt := range order[1:] {
-			if accs[pt].cell.Values.Text(p.Name) != first {
-				varying = append(varying, p.Name)
-				break
-			}
-		}
-	}
+	varying := batch.Varying(points)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	for _, p := range varying {
 		fmt.Fprintf(tw, "%s\t", p)
 	}
 	fmt.Fprintf(tw, "cells\thorizon\tlambda*\t|theta-theta*|^2\t(lambda-lambda*)^2\ttotal error\titerations\tupdates\t\n")
-	for _, pt := range order {
-		a := accs[pt]
+	for _, pt := range points {
 		for _, p := range varying {
-			fmt.Fprintf(tw, "%s\t", a.cell.Values.Text(p))
+			fmt.Fprintf(tw, "%s\t", pt.Values.Text(p))
 		}
-		n := float64(a.n)
-		fmt.Fprintf(tw, "%d\t%g\t%.4g\t%.3e\t%.3e\t%.3e\t%.0f\t%.0f\t\n", a.n, a.cell.Values.Float("horizon"),
-			a.sums[0]/n, a.sums[2]/n, a.sums[3]/n, a.sums[4]/n, a.sums[6]/n, a.sums[7]/n)
+		m := pt.Mean // the summary table's metrics
+		fmt.Fprintf(tw, "%d\t%g\t%.4g\t%.3e\t%.3e\t%.3e\t%.0f\t%.0f\t\n", pt.Cells, pt.Values.Float("horizon"),
+			m[0], m[2], m[3], m[4], m[6], m[7])
 	}
 	tw.Flush()
 }

@@ -150,56 +150,23 @@ func cellRows(cfg *Config, r *SeedResult) [][]results.Row {
 // the mean over them of the final maximum and mean errors, with the
 // parameters that vary between the points shown.
 func (Family) Report(w io.Writer, cells []*batch.Cell, summary [][]float64) {
-	type acc struct {
-		cell          *batch.Cell
-		n             int
-		errMax, errMn float64
-		fstar         float64
-	}
-	var order []int
-	accs := map[int]*acc{}
-	for i, c := range cells {
-		if summary[i] == nil {
-			continue
-		}
-		a := accs[c.Point]
-		if a == nil {
-			a = &acc{cell: c}
-			accs[c.Point] = a
-			order = append(order, c.Point)
-		}
-		a.n++
-		a.fstar += summary[i][0]
-		a.errMax += summary[i][1]
-		a.errMn += summary[i][2]
-	}
-	if len(order) == 0 {
+	points := batch.MeansByPoint(cells, summary)
+	if len(points) == 0 {
 		fmt.Fprintln(w, "no results")
 		return
 	}
-	// The parameters that vary between the reported points.
-	var varying []string
-	for _, p := range Schema() {
-		first := accs[order[0]].cell.Values.Text(p.Name)
-		for _, pt := range order[1:] {
-			if accs[pt].cell.Values.Text(p.Name) != first {
-				varying = append(varying, p.Name)
-				break
-			}
-		}
-	}
+	varying := batch.Varying(points)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	for _, p := range varying {
 		fmt.Fprintf(tw, "%s\t", p)
 	}
 	fmt.Fprintf(tw, "cells\tT\tf*\tmax error at T\tmean error at T\t\n")
-	for _, pt := range order {
-		a := accs[pt]
+	for _, pt := range points {
 		for _, p := range varying {
-			fmt.Fprintf(tw, "%s\t", a.cell.Values.Text(p))
+			fmt.Fprintf(tw, "%s\t", pt.Values.Text(p))
 		}
-		n := float64(a.n)
-		fmt.Fprintf(tw, "%d\t%d\t%.4g\t%.3e\t%.3e\t\n", a.n, a.cell.Values.Int("T"), a.fstar/n, a.errMax/n, a.errMn/n)
+		m := pt.Mean // f_star, err_max, err_mean, ...
+		fmt.Fprintf(tw, "%d\t%d\t%.4g\t%.3e\t%.3e\t\n", pt.Cells, pt.Values.Int("T"), m[0], m[1], m[2])
 	}
 	tw.Flush()
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -27,24 +26,7 @@ func TestAsynpdSweepIsByteIdentical(t *testing.T) {
 	if !strings.Contains(out, "6 cells merged") || !strings.Contains(out, "sync-pd") {
 		t.Fatalf("report: %s", out)
 	}
-	want := read(one)
-	check := func(what, dir string) {
-		got := read(dir)
-		for _, f := range files {
-			if !bytes.Equal(got[f], want[f]) {
-				t.Errorf("%s: %s differs from the first run", what, f)
-			}
-		}
-	}
-	g1 := filepath.Join(base, "g1")
-	mustRun(t, append([]string{"run", "--out", g1, "--workers", "1", "--group", "1"}, args...)...)
-	check("--workers 1 --group 1", g1)
-	sharded := filepath.Join(base, "sharded")
-	for i := 2; i >= 0; i-- {
-		mustRun(t, append([]string{"run", "--out", sharded, "--shard", fmt.Sprintf("%d/3", i)}, args...)...)
-	}
-	mustRun(t, "merge", sharded)
-	check("3 shards", sharded)
+	checkSweepVariants(t, base, args, files, read(one))
 }
 
 // The paper003 preset: Asyn-PD's mean error at the horizon is far below

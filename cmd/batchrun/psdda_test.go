@@ -31,8 +31,16 @@ func TestPsddaSweepIsByteIdentical(t *testing.T) {
 	if n := bytes.Count(want["nodes.csv"], []byte("\n")); n < 8*30*10 {
 		t.Fatalf("nodes.csv has %d lines", n)
 	}
+	checkSweepVariants(t, base, args, files, want)
+}
+
+// checkSweepVariants runs the sweep args again with one worker and groups
+// of one, and as 3 shards merged, and compares the merged files with want
+// (the tables of a first run).
+func checkSweepVariants(t *testing.T, base string, args, files []string, want map[string][]byte) {
+	t.Helper()
 	check := func(what, dir string) {
-		got := read(dir)
+		got := readMerged(t, dir, files...)
 		for _, f := range files {
 			if !bytes.Equal(got[f], want[f]) {
 				t.Errorf("%s: %s differs from the first run", what, f)
