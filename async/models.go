@@ -116,24 +116,20 @@ func (m Compute) Random() bool { return m.Model != ComputeFixed }
 func (m Compute) Factor(w [4]uint32) float64 {
 	switch m.Model {
 	case ComputeExponential:
-		return -philox.Ln01(1 - unit53(w[0], w[1]))
+		return exponential(w[0], w[1])
 	case ComputeLogNormal:
-		u1 := 1 - unit53(w[0], w[1]) // (0, 1]
-		s, _ := philox.SinCos2Pi(unit53(w[2], w[3]))
-		z := float64(math.Sqrt(-2*philox.Ln01(u1)) * s)
+		z, _ := philox.NormalPairOf(w)
 		return philox.Exp(float64(m.Sigma*z) - float64(m.Sigma*m.Sigma)/2)
 	case ComputePareto:
-		u := 1 - unit53(w[0], w[1]) // (0, 1]
 		xm := (m.Alpha - 1) / m.Alpha
-		return float64(xm * philox.Exp(-philox.Ln01(u)/m.Alpha))
+		return float64(xm * philox.Exp(-philox.Ln01(1-philox.Unit53(w[0], w[1]))/m.Alpha))
 	}
 	return 1
 }
 
-// unit53 is philox's 53-bit uniform on [0, 1) from two words.
-func unit53(lo, hi uint32) float64 {
-	return float64(uint64(hi)<<21|uint64(lo>>11)) * (1.0 / (1 << 53))
-}
+// exponential returns -ln(1 - u), a unit exponential, for the uniform u
+// of two words.
+func exponential(lo, hi uint32) float64 { return -philox.Ln01(1 - philox.Unit53(lo, hi)) }
 
 // Outage is the model of workers that stop for a while and come back:
 // after each update a worker stops with probability Prob, for an
@@ -156,8 +152,8 @@ func (o Outage) Validate() error {
 // Pause returns the pause after an update for one Philox block of random
 // words: 0 with probability 1 - Prob, else an exponential of mean Mean.
 func (o Outage) Pause(w [4]uint32) float64 {
-	if o.Prob == 0 || unit53(w[0], w[1]) >= o.Prob {
+	if o.Prob == 0 || philox.Unit53(w[0], w[1]) >= o.Prob {
 		return 0
 	}
-	return float64(o.Mean * -philox.Ln01(1-unit53(w[2], w[3])))
+	return float64(o.Mean * exponential(w[2], w[3]))
 }

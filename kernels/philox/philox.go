@@ -134,7 +134,12 @@ func Normal64(key, stream, n uint64) float64 {
 // independent of it. Two normals for one block, one logarithm and one
 // sine-cosine evaluation.
 func NormalPair64(key, stream, n uint64) (float64, float64) {
-	w := Block(key, stream, n)
+	return NormalPairOf(Block(key, stream, n))
+}
+
+// NormalPairOf is Box-Muller on one block's words: NormalPair64 of the
+// block w, for callers that hold the block.
+func NormalPairOf(w [4]uint32) (float64, float64) {
 	u1 := 1 - unit53(w[0], w[1])
 	u2 := unit53(w[2], w[3])
 	s, c := SinCos2Pi(u2)
@@ -206,6 +211,10 @@ func FillNormal32(dst []float32, key, stream, first uint64) {
 }
 
 func unit24(w uint32) float32 { return float32(w>>8) * (1.0 / (1 << 24)) }
+
+// Unit53 returns the 53-bit uniform on [0, 1) that Float64 makes of two
+// words (lo, hi), for callers that hold a block.
+func Unit53(lo, hi uint32) float64 { return unit53(lo, hi) }
 
 func unit53(lo, hi uint32) float64 {
 	return float64(uint64(hi)<<21|uint64(lo>>11)) * (1.0 / (1 << 53))
