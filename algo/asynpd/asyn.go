@@ -347,10 +347,10 @@ func (s *asyn) snapshot(i int, tau float64) {
 				if tk+lower[c] > tau {
 					continue
 				}
-				if tk+upper[c] > tau && tk+model.Sample(broadcastWord(key, i, k)) > tau {
+				if tk+upper[c] > tau && tk+model.Sample(fineWord(key, i, k, c)) > tau {
 					continue
 				}
-			} else if tk+model.Sample(broadcastWord(key, i, k)) > tau {
+			} else if tk+model.Sample(fineWord(key, i, k, broadcastByte(block, k))) > tau {
 				continue
 			}
 		}

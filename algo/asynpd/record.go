@@ -26,8 +26,12 @@ const (
 // or out from the top byte alone (see asyn.snapshot), at a sixteenth of a
 // Philox block each.
 func broadcastWord(key uint64, i int, k int64) uint32 {
-	return uint32(broadcastByte(philox.Block(key, streamBroadcast|uint64(i), uint64(k>>4)), k))<<24 |
-		philox.Uint32(key, streamFine|uint64(i), uint64(k))>>8
+	return fineWord(key, i, k, broadcastByte(philox.Block(key, streamBroadcast|uint64(i), uint64(k>>4)), k))
+}
+
+// fineWord completes broadcast k's word from its top byte c.
+func fineWord(key uint64, i int, k int64, c uint8) uint32 {
+	return uint32(c)<<24 | philox.Uint32(key, streamFine|uint64(i), uint64(k))>>8
 }
 
 // broadcastByte returns the top byte of broadcast k's word from block k/16.
@@ -119,17 +123,22 @@ func nextIterCount(j, perDecade int, prev int64) int64 {
 // multipliers.
 func (r *recorder) sample(time float64, iter, updates int64, theta, lambda []float64) Sample {
 	s := Sample{Time: time, Iteration: iter, Updates: updates}
-	for i, x := range theta {
-		e := x - r.thetaStar[i]
-		s.ErrTheta += float64(e * e)
+	d := r.cfg.Problem.D
+	for i := range r.cfg.Problem.N {
+		s.ErrTheta += r.errTheta(i, theta[i*d:(i+1)*d])
 	}
+	s.ErrLambda, s.LambdaNorm = r.errLambda(lambda)
+	return s
+}
+
+// errLambda returns ||lambda - lambda*||^2 and ||lambda||.
+func (r *recorder) errLambda(lambda []float64) (err, norm float64) {
 	for j, l := range lambda {
 		e := l - r.star.Lambda[j]
-		s.ErrLambda += float64(e * e)
-		s.LambdaNorm += float64(l * l)
+		err += float64(e * e)
+		norm += float64(l * l)
 	}
-	s.LambdaNorm = math.Sqrt(s.LambdaNorm)
-	return s
+	return err, math.Sqrt(norm)
 }
 
 // errTheta returns ||x - theta*_i||^2 for worker i's model x.

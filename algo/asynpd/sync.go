@@ -54,13 +54,6 @@ func runSync(ctx context.Context, w *world, rec *recorder, progress func(float64
 	finish := make([]float64, n)
 	oldErr, newErr := make([]float64, n), make([]float64, n)
 	res := rec.res
-	errLambda := func() float64 {
-		e := 0.0
-		for j, l := range lambda {
-			e += float64((l - rec.star.Lambda[j]) * (l - rec.star.Lambda[j]))
-		}
-		return e
-	}
 	var updates, rounds int64
 	res.Grid = append(res.Grid, rec.sample(0, 0, 0, theta, lambda))
 	rec.nextGrid = 1
@@ -84,13 +77,13 @@ func runSync(ctx context.Context, w *world, rec *recorder, progress func(float64
 		}
 		// Grid points inside the round: each model is new from its
 		// worker's finish time on; lambda changes at the round's end.
-		el := errLambda()
+		el, ln := rec.errLambda(lambda)
 		for rec.nextGrid <= cfg.Grid {
 			g := rec.gridTime(rec.nextGrid)
 			if g >= end {
 				break
 			}
-			s := Sample{Time: g, Iteration: rounds, Updates: updates, ErrLambda: el, LambdaNorm: norm(lambda)}
+			s := Sample{Time: g, Iteration: rounds, Updates: updates, ErrLambda: el, LambdaNorm: ln}
 			for i := range n {
 				if finish[i] <= g {
 					s.ErrTheta += newErr[i]
@@ -113,9 +106,8 @@ func runSync(ctx context.Context, w *world, rec *recorder, progress func(float64
 			}
 			break
 		}
-		// The round ends: the dual step with the held models, then the new
-		// models' mean and message.
-		meanOf(held)
+		// The round ends: the dual step with the held models (bar is
+		// still their mean), then the new models' mean and message.
 		w.dualStep(bar, lambda, gval, h, gamma)
 		copy(held, theta)
 		meanOf(held)
@@ -138,12 +130,4 @@ func runSync(ctx context.Context, w *world, rec *recorder, progress func(float64
 		progress(cfg.Horizon)
 	}
 	return nil
-}
-
-func norm(x []float64) float64 {
-	v := 0.0
-	for _, y := range x {
-		v += float64(y * y)
-	}
-	return math.Sqrt(v)
 }
