@@ -1,6 +1,12 @@
 package batch
 
-import "math"
+import (
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"text/tabwriter"
+)
 
 // PointMeans is one parameter point's completed cells in a report: their
 // parameters, how many completed, and the mean over them of each
@@ -67,4 +73,25 @@ func Varying(points []PointMeans) []string {
 		}
 	}
 	return out
+}
+
+// WriteReport prints points as a right-aligned table: the parameters that
+// vary between them (Varying), then columns, whose cells row formats for
+// each point; "no results" when there are no points.
+func WriteReport(w io.Writer, points []PointMeans, columns []string, row func(PointMeans) []string) {
+	if len(points) == 0 {
+		fmt.Fprintln(w, "no results")
+		return
+	}
+	varying := Varying(points)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "%s\t\n", strings.Join(append(append([]string(nil), varying...), columns...), "\t"))
+	for _, pt := range points {
+		cells := make([]string, 0, len(varying)+len(columns))
+		for _, p := range varying {
+			cells = append(cells, pt.Values.Text(p))
+		}
+		fmt.Fprintf(tw, "%s\t\n", strings.Join(append(cells, row(pt)...), "\t"))
+	}
+	tw.Flush()
 }

@@ -1,8 +1,10 @@
 package batch
 
 import (
+	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -39,5 +41,25 @@ func TestMeansByPointAndVarying(t *testing.T) {
 	}
 	if MeansByPoint(cells[:1], [][]float64{nil}) != nil || Varying(nil) != nil {
 		t.Error("no completed cells: want no points and no varying parameters")
+	}
+}
+
+func TestWriteReport(t *testing.T) {
+	s := Schema{{Name: "a", Kind: Int, Default: "1", Range: AtLeast(0)}, {Name: "b", Kind: Int, Default: "7", Range: AtLeast(0)}}
+	v1, _ := s.Resolve(nil, nil)
+	v2, _ := s.Resolve(nil, []string{"a=20"})
+	points := MeansByPoint([]*Cell{{Values: v1}, {Point: 1, Values: v2}}, [][]float64{{0.5}, {1.5}})
+	var b strings.Builder
+	WriteReport(&b, points, []string{"cells", "mean"}, func(p PointMeans) []string {
+		return []string{fmt.Sprint(p.Cells), fmt.Sprint(p.Mean[0])}
+	})
+	want := "   a  cells  mean\n   1      1   0.5\n  20      1   1.5\n"
+	if b.String() != want {
+		t.Errorf("report:\n%q\nwant\n%q", b.String(), want)
+	}
+	b.Reset()
+	WriteReport(&b, nil, []string{"cells"}, nil)
+	if b.String() != "no results\n" {
+		t.Errorf("empty report %q", b.String())
 	}
 }

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"text/tabwriter"
+	"strconv"
 
 	"github.com/batchrun/batchrun/batch"
 	"github.com/batchrun/batchrun/results"
@@ -178,24 +178,12 @@ func cellRows(cfg *Config, r *SeedResult, star *Saddle, kkt float64) [][]results
 // the mean over them of the final errors, iterations and updates, with the
 // parameters that vary between the points shown.
 func (Family) Report(w io.Writer, cells []*batch.Cell, summary [][]float64) {
-	points := batch.MeansByPoint(cells, summary)
-	if len(points) == 0 {
-		fmt.Fprintln(w, "no results")
-		return
-	}
-	varying := batch.Varying(points)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	for _, p := range varying {
-		fmt.Fprintf(tw, "%s\t", p)
-	}
-	fmt.Fprintf(tw, "cells\thorizon\tlambda*\t|theta-theta*|^2\t(lambda-lambda*)^2\ttotal error\titerations\tupdates\t\n")
-	for _, pt := range points {
-		for _, p := range varying {
-			fmt.Fprintf(tw, "%s\t", pt.Values.Text(p))
-		}
-		m := pt.Mean // the summary table's metrics
-		fmt.Fprintf(tw, "%d\t%g\t%.4g\t%.3e\t%.3e\t%.3e\t%.0f\t%.0f\t\n", pt.Cells, pt.Values.Float("horizon"),
-			m[0], m[2], m[3], m[4], m[6], m[7])
-	}
-	tw.Flush()
+	batch.WriteReport(w, batch.MeansByPoint(cells, summary),
+		[]string{"cells", "horizon", "lambda*", "|theta-theta*|^2", "(lambda-lambda*)^2", "total error", "iterations", "updates"},
+		func(pt batch.PointMeans) []string {
+			m := pt.Mean // the summary table's metrics
+			return []string{strconv.Itoa(pt.Cells), pt.Values.Text("horizon"), fmt.Sprintf("%.4g", m[0]),
+				fmt.Sprintf("%.3e", m[2]), fmt.Sprintf("%.3e", m[3]), fmt.Sprintf("%.3e", m[4]),
+				fmt.Sprintf("%.0f", m[6]), fmt.Sprintf("%.0f", m[7])}
+		})
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"math"
 	"strconv"
-	"text/tabwriter"
 
 	"github.com/batchrun/batchrun/batch"
 	"github.com/batchrun/batchrun/results"
@@ -150,23 +149,11 @@ func cellRows(cfg *Config, r *SeedResult) [][]results.Row {
 // the mean over them of the final maximum and mean errors, with the
 // parameters that vary between the points shown.
 func (Family) Report(w io.Writer, cells []*batch.Cell, summary [][]float64) {
-	points := batch.MeansByPoint(cells, summary)
-	if len(points) == 0 {
-		fmt.Fprintln(w, "no results")
-		return
-	}
-	varying := batch.Varying(points)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	for _, p := range varying {
-		fmt.Fprintf(tw, "%s\t", p)
-	}
-	fmt.Fprintf(tw, "cells\tT\tf*\tmax error at T\tmean error at T\t\n")
-	for _, pt := range points {
-		for _, p := range varying {
-			fmt.Fprintf(tw, "%s\t", pt.Values.Text(p))
-		}
-		m := pt.Mean // f_star, err_max, err_mean, ...
-		fmt.Fprintf(tw, "%d\t%d\t%.4g\t%.3e\t%.3e\t\n", pt.Cells, pt.Values.Int("T"), m[0], m[1], m[2])
-	}
-	tw.Flush()
+	batch.WriteReport(w, batch.MeansByPoint(cells, summary),
+		[]string{"cells", "T", "f*", "max error at T", "mean error at T"},
+		func(pt batch.PointMeans) []string {
+			m := pt.Mean // f_star, err_max, err_mean, ...
+			return []string{strconv.Itoa(pt.Cells), pt.Values.Text("T"), fmt.Sprintf("%.4g", m[0]),
+				fmt.Sprintf("%.3e", m[1]), fmt.Sprintf("%.3e", m[2])}
+		})
 }
