@@ -95,6 +95,12 @@ type Param struct {
 	Range   Range    // allowed values of numeric kinds
 	Syntax  string   // what a Text parameter accepts, for help and errors
 	Doc     string
+	// KeyOmitsDefault leaves the parameter out of cell keys and seeds
+	// while it has its default value. Set it on every parameter added to
+	// an experiment after its first release: adding the parameter then
+	// keeps the key and seed of every existing cell, so old run
+	// directories resume and old numbers reproduce.
+	KeyOmitsDefault bool
 }
 
 // Allowed describes the values p accepts, for help and error messages.

@@ -192,6 +192,16 @@ func NewPlan(spec *Spec, families Families) (*Plan, error) {
 		pairedSet[p] = true
 	}
 	pairedText := slices.Sorted(maps.Keys(pairedSet))
+	defaults := map[string]string{} // of the parameters whose keys omit them
+	for _, p := range schema {
+		if p.KeyOmitsDefault {
+			d, err := p.Parse(p.Default)
+			if err != nil {
+				return nil, fmt.Errorf("batch: %s parameter %s: default %q: %w", fam.Name(), p.Name, p.Default, err)
+			}
+			defaults[p.Name] = Format(d)
+		}
+	}
 	var keyText, seedText strings.Builder
 	pointKeys := map[string]string{}
 	for point := 0; point < total; point++ {
@@ -214,7 +224,11 @@ func NewPlan(spec *Spec, families Families) (*Plan, error) {
 		// pairing have other seeds, so they are other cells.
 		fmt.Fprintf(&keyText, "paired=%s\n", strings.Join(pairedText, ","))
 		for _, p := range schema {
-			line := p.Name + "=" + Format(pv.vals[p.Name]) + "\n"
+			text := Format(pv.vals[p.Name])
+			if p.KeyOmitsDefault && text == defaults[p.Name] {
+				continue
+			}
+			line := p.Name + "=" + text + "\n"
 			keyText.WriteString(line)
 			if !pairedSet[p.Name] {
 				seedText.WriteString(line)

@@ -23,16 +23,21 @@ type toyFamily struct {
 	runs  atomic.Int64 // groups run
 	fail  string       // a value of "a" whose groups fail
 	sleep time.Duration
+	added bool // a later version: parameter y added with KeyOmitsDefault
 }
 
 func (*toyFamily) Name() string { return "toy" }
-func (*toyFamily) Schema() Schema {
-	return Schema{
+func (f *toyFamily) Schema() Schema {
+	s := Schema{
 		{Name: "a", Kind: Int, Default: "1", Range: AtLeast(0), Doc: "an integer"},
 		{Name: "x", Kind: Float, Default: "0.5", Range: Between(0, 1), Doc: "a fraction"},
 		{Name: "mode", Kind: Enum, Default: "p", Enum: []string{"p", "q", "r"}, Doc: "a variant"},
 		{Name: "w", Kind: IntList, Default: "3,3", Range: AtLeast(1), Doc: "widths"},
 	}
+	if f.added {
+		s = slices.Insert(s, 2, Param{Name: "y", Kind: Float, Default: "0.10", Range: AtLeast(0), Doc: "added later", KeyOmitsDefault: true})
+	}
+	return s
 }
 func (*toyFamily) Presets() []Preset {
 	return []Preset{{Name: "both", Experiment: "toy", Set: map[string]string{"a": "2"}, Grid: map[string]string{"mode": "p,q"}, Replicates: 3}}
@@ -203,6 +208,31 @@ func TestCellIdentity(t *testing.T) {
 	// run directory's resume.
 	if got := small.Cells[0].Key; got != "427553010573611c" {
 		t.Errorf("key of toy a=3 replicate 0 is %s, was 427553010573611c: the key derivation changed", got)
+	}
+}
+
+// A parameter added with KeyOmitsDefault keeps the keys and seeds of the
+// cells that leave it at its default (however the default is spelled), and
+// gives other values cells of their own.
+func TestAddedParameterKeepsKeys(t *testing.T) {
+	const spec = "experiment: toy\nreplicates: 2\ngrid:\n  a: [3]\n  mode: [p, q]\n"
+	old := mustPlan(t, spec, &toyFamily{})
+	for _, set := range []string{"", "set: {y: 0.1}\n", "set: {y: 1e-1}\n"} {
+		added := mustPlan(t, spec+set, &toyFamily{added: true})
+		for i, c := range added.Cells {
+			if c.Key != old.Cells[i].Key || c.Seed != old.Cells[i].Seed {
+				t.Errorf("%q cell %d: key/seed %s/%d, before the parameter %s/%d", set, i, c.Key, c.Seed, old.Cells[i].Key, old.Cells[i].Seed)
+			}
+		}
+	}
+	other := mustPlan(t, spec+"set: {y: 0.2}\n", &toyFamily{added: true})
+	for i, c := range other.Cells {
+		if c.Key == old.Cells[i].Key || c.Seed == old.Cells[i].Seed {
+			t.Errorf("y = 0.2, cell %d: same key or seed as at the default", i)
+		}
+	}
+	if other.Cells[0].Seed != other.Cells[2].Seed {
+		t.Error("y = 0.2: modes no longer paired")
 	}
 }
 
