@@ -32,10 +32,15 @@ type PlotSpec struct {
 	// non-empty field that is not a number in the selected rows; it must
 	// match at least one column of the header. A column named twice is
 	// plotted once.
-	Y             []string
-	By            []string // columns whose distinct value combinations become separate lines (may be empty: one line per Y column)
-	Where         []Filter // row filters (see Filter); none keeps every row
-	LogX, LogY    bool
+	Y          []string
+	By         []string // columns whose distinct value combinations become separate lines (may be empty: one line per Y column)
+	Where      []Filter // row filters (see Filter); none keeps every row
+	LogX, LogY bool
+	NoBand     bool // the mean lines alone, without confidence bands
+	// YRange fixes the y axis to [YRange[0], YRange[1]] (lines are clipped
+	// to it); the zero value scales it to the data, with room above for
+	// the legend.
+	YRange        [2]float64
 	Title         string    // optional
 	Width, Height vg.Length // defaults 16cm x 10cm
 }
@@ -442,7 +447,7 @@ const plotFormats = ".png, .svg, .pdf"
 // ComputeSeries is a line through the means, in a color of the palette
 // (dashed once the palette is used up), over a translucent band between the
 // confidence bounds wherever consecutive X values both have at least two Y
-// values. The X axis label is spec.X; the Y axis label is the Y column when
+// values (unless spec.NoBand). The X axis label is spec.X; the Y axis label is the Y column when
 // one is plotted, otherwise the spec.Y entries that gave a line, joined by
 // ", " (a pattern as written: "err_*"). A legend names the series when
 // spec.By is not empty or there are several Y columns.
@@ -461,6 +466,14 @@ func Plot(t *Table, spec PlotSpec, out string) error {
 	case ".png", ".svg", ".pdf":
 	default:
 		return fmt.Errorf("plot %s: unknown format %q; the file name must end in one of %s", out, ext, plotFormats)
+	}
+	if r := spec.YRange; r != [2]float64{} {
+		if !(r[0] < r[1]) || math.IsInf(r[0], 0) || math.IsInf(r[1], 0) {
+			return fmt.Errorf("plot %s: y range [%g, %g]: want finite lo < hi", out, r[0], r[1])
+		}
+		if spec.LogY && !(r[0] > 0) {
+			return fmt.Errorf("plot %s: y range [%g, %g] on a log axis: want lo > 0", out, r[0], r[1])
+		}
 	}
 	series, err := ComputeSeries(t, spec)
 	if err != nil {
@@ -551,12 +564,14 @@ func newPlot(spec PlotSpec, series []Series) (*plot.Plot, error) {
 				}
 			}
 		}
-		bands, err := bandPolygons(s.X, lo, s.Hi, c)
-		if err != nil {
-			return nil, err
-		}
-		for _, b := range bands {
-			p.Add(b)
+		if !spec.NoBand {
+			bands, err := bandPolygons(s.X, lo, s.Hi, c)
+			if err != nil {
+				return nil, err
+			}
+			for _, b := range bands {
+				p.Add(b)
+			}
 		}
 
 		xys := make(plotter.XYs, len(s.X))
@@ -585,6 +600,10 @@ func newPlot(spec PlotSpec, series []Series) (*plot.Plot, error) {
 		}
 	}
 	p.Add(lines...)
+	if spec.YRange != [2]float64{} {
+		p.Y.Min, p.Y.Max = spec.YRange[0], spec.YRange[1]
+		return p, nil
+	}
 	// Room above the data for the legend (about 5% of the height per entry).
 	if legend && !spec.LogY && p.Y.Max > p.Y.Min {
 		frac := min(0.6, 0.05*float64(len(series)))

@@ -95,6 +95,8 @@ func TestPlotFormats(t *testing.T) {
 		{"loss.pdf", PlotSpec{X: "iter", Y: []string{"loss"}, By: []string{"mode", "N"}}},
 		// The async band at iter 10 reaches below zero and is clipped.
 		{"logy.svg", PlotSpec{X: "iter", Y: []string{"loss"}, By: []string{"mode"}, LogY: true}},
+		// A fixed y range, without bands.
+		{"range.svg", PlotSpec{X: "iter", Y: []string{"loss"}, By: []string{"mode"}, YRange: [2]float64{0.5, 2}, NoBand: true}},
 		// A single X value on a log axis.
 		{"log.png", PlotSpec{X: "N", Y: []string{"loss"}, By: []string{"mode"}, LogY: true, LogX: true}},
 	}
@@ -159,6 +161,10 @@ func TestPlotErrors(t *testing.T) {
 			PlotSpec{X: "iter", Y: []string{"loss"}}, "p.png", []string{`table eval has no rows with a value of "loss"`}},
 		{"format", traceTable(), PlotSpec{X: "iter", Y: []string{"loss"}}, "p.jpg",
 			[]string{`unknown format ".jpg"`, ".png, .svg, .pdf"}},
+		{"y range reversed", traceTable(), PlotSpec{X: "iter", Y: []string{"loss"}, YRange: [2]float64{2, 1}}, "p.png",
+			[]string{"y range [2, 1]", "lo < hi"}},
+		{"y range on a log axis", traceTable(), PlotSpec{X: "iter", Y: []string{"loss"}, LogY: true, YRange: [2]float64{0, 1}}, "p.png",
+			[]string{"log axis", "lo > 0"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -462,5 +468,35 @@ func checkSeries(t *testing.T, got, want []Series) {
 		if !sameSeries(got[i], w) {
 			t.Errorf("series %d = %+v, want %+v", i, got[i], w)
 		}
+	}
+}
+
+// NoBand draws the mean lines alone: the SVG loses the translucent fills
+// of the bands and keeps every line.
+func TestPlotNoBand(t *testing.T) {
+	dir := t.TempDir()
+	spec := PlotSpec{X: "iter", Y: []string{"loss"}, By: []string{"mode"}}
+	render := func(spec PlotSpec, name string) string {
+		out := filepath.Join(dir, name)
+		if err := Plot(traceTable(), spec, out); err != nil {
+			t.Fatal(err)
+		}
+		data, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(data)
+	}
+	with := render(spec, "band.svg")
+	spec.NoBand = true
+	without := render(spec, "noband.svg")
+	const fill = "fill-opacity"
+	if !strings.Contains(with, fill) || strings.Contains(without, fill) {
+		t.Errorf("%q in the plot with bands: %v, without: %v; want true, false", fill, strings.Contains(with, fill), strings.Contains(without, fill))
+	}
+	// The same plot less the band polygons: fewer paths, the axes, ticks
+	// and mean lines still there.
+	if a, b := strings.Count(with, "<path"), strings.Count(without, "<path"); b >= a || b < a/2 {
+		t.Errorf("%d paths with bands, %d without", a, b)
 	}
 }

@@ -24,6 +24,7 @@ func TestPlotWhereAndSeveralY(t *testing.T) {
 		{"multi.png", []string{"--x", "iter", "--y", "sum_rate,sum_rate_avg", "--where", "mode=sync"}},
 		{"glob.png", []string{"--table", "trace", "--where", "mode=full-power,N=4.0", "--x", "iter", "--y", "sum_*", "--log-x", "--log-y"}},
 		{"by.png", []string{"--x", "iter", "--y", "sum_*", "--by", "mode", "--where", "N=4", "--where", "mode=sync,mode=full-power"}},
+		{"range.png", []string{"--x", "iter", "--y", "sum_rate", "--by", "mode", "--y-range", "0,20", "--band=false"}},
 	}
 	for _, p := range plots {
 		t.Run(p.file, func(t *testing.T) {
@@ -52,8 +53,8 @@ func TestPlotWhereAndSeveralY(t *testing.T) {
 	}{
 		{"unknown where column", []string{"--x", "iter", "--y", "sum_rate", "--where", "rho=1"},
 			[]string{"trace lacks rho", "iter, sum_rate, sum_rate_avg", "parameter columns (every table): key, experiment, replicate, seed, mode, N"}},
-		{"unknown where column of the table", []string{"--table", "trace", "--x", "iter", "--y", "sum_rate", "--where", "mode=sync,lr=1"},
-			[]string{"trace lacks lr", "iter, sum_rate, sum_rate_avg", "parameter columns"}},
+		{"unknown where column of the table", []string{"--table", "trace", "--x", "iter", "--y", "sum_rate", "--where", "mode=sync,eta=1"},
+			[]string{"trace lacks eta", "iter, sum_rate, sum_rate_avg", "parameter columns"}},
 		{"no rows left", []string{"--x", "iter", "--y", "sum_rate", "--where", "mode=async"},
 			[]string{"no row of table trace", "left by the filter mode=async", `mode is one of ["sync" "full-power"]`}},
 		{"no rows left by two filters", []string{"--x", "iter", "--y", "sum_rate", "--where", "mode=sync", "--where", "N=5"},
@@ -62,6 +63,8 @@ func TestPlotWhereAndSeveralY(t *testing.T) {
 			[]string{`a column matching "err_*"`, "iter, sum_rate, sum_rate_avg", "parameter columns"}},
 		{"bad filter", []string{"--x", "iter", "--y", "sum_rate", "--where", "sync"}, []string{"--where", "want column=value"}},
 		{"empty y entry", []string{"--x", "iter", "--y", "sum_rate,", "--where", "mode=sync"}, []string{"empty column name"}},
+		{"bad y range", []string{"--x", "iter", "--y", "sum_rate", "--y-range", "6,5"}, []string{"--y-range", "LO < HI"}},
+		{"y range not numbers", []string{"--x", "iter", "--y", "sum_rate", "--y-range", "low"}, []string{"--y-range", "LO,HI"}},
 	}
 	for _, e := range errs {
 		t.Run(e.name, func(t *testing.T) {

@@ -298,7 +298,7 @@ func paramColumns(m *results.Manifest) []string {
 	return out
 }
 
-const plotUsage = `Usage: batchrun plot DIR --x COLUMN --y COLUMN[,COLUMN...] [--by COLUMN,...] [--where COLUMN=VALUE,...] [--log-x] [--log-y] [--table NAME] --out FILE.png|svg|pdf
+const plotUsage = `Usage: batchrun plot DIR --x COLUMN --y COLUMN[,COLUMN...] [--by COLUMN,...] [--where COLUMN=VALUE,...] [--log-x] [--log-y] [--y-range LO,HI] [--band=false] [--table NAME] --out FILE.png|svg|pdf
 
 Plots the mean of --y against --x over the replicates (and any parameter not
 in --by), one line per combination of the --by columns, with its 95%
@@ -335,6 +335,8 @@ func cmdPlot(args []string, stdout, stderr io.Writer) error {
 	fs.Var(&where, "where", "row filter `col=value[,col=value...]` (repeatable), e.g. mode=sync,N=5")
 	logX := fs.Bool("log-x", false, "logarithmic x axis")
 	logY := fs.Bool("log-y", false, "logarithmic y axis")
+	yRange := fs.String("y-range", "", "fix the y axis to LO,HI, e.g. 5,6.5 (default: scaled to the data)")
+	band := fs.Bool("band", true, "draw the 95% confidence bands (--band=false: the mean lines alone, for paired comparisons whose bands mostly show the spread between replicates)")
 	table := fs.String("table", "", "table to plot (default: the first merged table with every column named)")
 	title := fs.String("title", "", "plot title")
 	out := fs.String("out", "", "output file: .png, .svg or .pdf")
@@ -359,7 +361,16 @@ func cmdPlot(args []string, stdout, stderr io.Writer) error {
 	default:
 		return usagef("plot: --out %q: the extension picks the format: .png, .svg or .pdf", *out)
 	}
-	spec := results.PlotSpec{X: *x, LogX: *logX, LogY: *logY, Title: *title}
+	spec := results.PlotSpec{X: *x, LogX: *logX, LogY: *logY, NoBand: !*band, Title: *title}
+	if *yRange != "" {
+		lo, hi, ok := strings.Cut(*yRange, ",")
+		a, errA := strconv.ParseFloat(strings.TrimSpace(lo), 64)
+		b, errB := strconv.ParseFloat(strings.TrimSpace(hi), 64)
+		if !ok || errA != nil || errB != nil || !(a < b) {
+			return usagef("--y-range %q: want LO,HI with numbers LO < HI, e.g. 5,6.5", *yRange)
+		}
+		spec.YRange = [2]float64{a, b}
+	}
 	for _, c := range strings.Split(*y, ",") {
 		if c = strings.TrimSpace(c); c == "" {
 			return usagef("plot: --y %q: an empty column name", *y)
