@@ -63,6 +63,9 @@ func (ev *evalSet) prepare(g *group) {
 // policies of every seed.
 func (g *group) evaluate(iter int, traces []SeedTrace) {
 	ev, N := g.eval, g.N
+	if g.firstOrder != nil {
+		g.firstOrder.export(g)
+	}
 	g.be.Forward(&ev.fwd)
 	g.be.Rates(&ev.rates)
 	for s := range traces {

@@ -20,6 +20,10 @@
 // them costs S*N*buffer*P floats and saves regenerating up to buffer normal
 // vectors per agent and iteration).
 //
+// The first-order references (first-order, central-first-order) replace
+// steps 2-7 by backpropagation of the batch-mean sum-rate through every
+// policy and an Adam step (see firstOrder and package backprop).
+//
 // Seeds are the batch dimension: a group of seeds of one mode runs as one
 // batched computation through a kernels.Backend (Run); the sweep engine
 // (package batch, through Family) runs groups on all cores. Every random

@@ -59,6 +59,10 @@ type group struct {
 	eval    *evalSet
 	scratch []float32 // Forward work space
 
+	// The first-order modes train the policies in a gorgonia graph; theta
+	// is then only a float32 copy for the held-out evaluations.
+	firstOrder *firstOrder
+
 	fwd     kernels.Forward
 	rates   kernels.Rates
 	perturb kernels.Perturb
@@ -98,6 +102,8 @@ func newGroup(cfg *Config, mode string, be kernels.Backend, seeds []uint64) (*gr
 			g.sched[s] = newDelays(N, g.slots, cfg.D, key)
 		case ModeSync, ModeCentralZO:
 			g.sched[s] = global{agents: A}
+		case ModeFirstOrder, ModeCentralFirst:
+			// No messages: the gradient is exact and immediate.
 		default:
 			return nil, fmt.Errorf("zo: unknown mode %q", mode)
 		}
@@ -116,6 +122,13 @@ func newGroup(cfg *Config, mode string, be kernels.Backend, seeds []uint64) (*gr
 	g.coef64 = make([]float64, A*g.slots)
 	g.coef = make([]float32, S*A*g.slots)
 	g.initTheta()
+	if IsFirstOrder(mode) {
+		fo, err := newFirstOrder(g)
+		if err != nil {
+			return nil, err
+		}
+		g.firstOrder = fo
+	}
 
 	g.fwd = kernels.Forward{
 		Net: g.net, S: S, N: N, B: g.B,
@@ -229,6 +242,10 @@ func (g *group) step(t int, traces []SeedTrace) error {
 			g.procs[s].Next(h)
 			g.obs[s].Observe(h, g.x[(s*B2+b)*N*K:][:N*K])
 		}
+	}
+
+	if g.firstOrder != nil {
+		return g.firstOrder.step(g, t, traces)
 	}
 
 	// 2. Perturbation directions u_k(t) into ring slot t mod slots; in async

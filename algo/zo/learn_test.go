@@ -4,7 +4,7 @@ import (
 	"testing"
 )
 
-// Over the paper's horizon every mode must learn: the late-window sum-rate
+// Over the paper's horizon every zeroth-order mode must learn: the late-window sum-rate
 // (iterations 1001-2000) is above that of the first 100 iterations (by 2%:
 // central-zo gets near full power within them), and pooled over seeds it is
 // close to full power on the same channels
@@ -22,7 +22,7 @@ func TestModesLearnOnPaper000(t *testing.T) {
 		full += mean(tr.SumRate[lf:])
 	}
 	// One batched group of the seeds per mode; the modes run in parallel.
-	for _, mode := range LearnModes {
+	for _, mode := range ZOModes {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
 			var early, late float64

@@ -16,6 +16,13 @@ const (
 	ModeCentralZO  = "central-zo"  // one policy shared by all agents
 )
 
+// The first-order references (spec section 5): backpropagation of the
+// batch-mean sum-rate through the policies, Adam steps (package backprop).
+const (
+	ModeFirstOrder   = "first-order"         // one MLP per agent, trained jointly on the global loss
+	ModeCentralFirst = "central-first-order" // one MLP shared by all agents
+)
+
 // The fixed policies, run as modes of their own on the same channels
 // (spec section 6): they learn nothing, so their trace is the policy's
 // batch sum-rate on the base samples of every iteration.
@@ -25,8 +32,15 @@ const (
 	ModeWMMSE       = "wmmse"        // Shi et al. 2011, from full power
 )
 
-// LearnModes lists the zeroth-order modes in their canonical order.
-var LearnModes = []string{ModeAsync, ModeFixedDelay, ModeSync, ModeCentralZO}
+// ZOModes lists the zeroth-order modes in their canonical order.
+var ZOModes = []string{ModeAsync, ModeFixedDelay, ModeSync, ModeCentralZO}
+
+// FirstOrderModes lists the first-order references.
+var FirstOrderModes = []string{ModeFirstOrder, ModeCentralFirst}
+
+// LearnModes lists the learning modes: the zeroth-order ones, then the
+// first-order references.
+var LearnModes = append(append([]string{}, ZOModes...), FirstOrderModes...)
 
 // BaselineModes lists the fixed policies.
 var BaselineModes = []string{ModeFullPower, ModeRandomPower, ModeWMMSE}
@@ -39,11 +53,16 @@ func IsBaseline(mode string) bool {
 	return mode == ModeFullPower || mode == ModeRandomPower || mode == ModeWMMSE
 }
 
+// IsFirstOrder reports whether mode is a first-order reference.
+func IsFirstOrder(mode string) bool {
+	return mode == ModeFirstOrder || mode == ModeCentralFirst
+}
+
 // Schema returns the parameters of the zo experiment. Names follow the
 // spec's symbols.
 func Schema() batch.Schema {
 	return batch.Schema{
-		{Name: "mode", Kind: batch.Enum, Default: "async", Enum: Modes, Doc: "algorithm: a zeroth-order mode, or a fixed policy on the same channels"},
+		{Name: "mode", Kind: batch.Enum, Default: "async", Enum: Modes, Doc: "algorithm: a zeroth-order mode, a first-order reference (backpropagation, Adam), or a fixed policy on the same channels"},
 		{Name: "N", Kind: batch.Int, Default: "24", Range: batch.Between(2, 1<<20), Doc: "number of links (agents)"},
 		{Name: "T", Kind: batch.Int, Default: "2000", Range: batch.Between(1, 1<<31-1), Doc: "iterations"},
 		{Name: "B", Kind: batch.Int, Default: "10", Range: batch.AtLeast(1), Doc: "channel samples per evaluation (2B drawn per iteration)"},
@@ -54,6 +73,7 @@ func Schema() batch.Schema {
 		{Name: "alpha_decay", Kind: batch.Float, Default: "0.25", Range: batch.AtLeast(0), Doc: "step size decay exponent"},
 		{Name: "Pmax", Kind: batch.Float, Default: "10", Range: batch.Above(0), Doc: "maximum transmit power"},
 		{Name: "sigma2", Kind: batch.Float, Default: "1", Range: batch.Above(0), Doc: "noise power"},
+		{Name: "lr", Kind: batch.Float, Default: "0.1", Range: batch.Above(0), Doc: "first-order modes: Adam learning rate (betas 0.9, 0.999, eps 1e-8)", KeyOmitsDefault: true},
 		{Name: "up_p", Kind: batch.Float, Default: "0.9", Range: batch.Between(0, 1), Doc: "async: probability that an agent explores (draws u) in an iteration"},
 		{Name: "tx_p", Kind: batch.Float, Default: "0.9", Range: batch.Between(0, 1), Doc: "async: transmit success probability of a link"},
 		{Name: "rx_p", Kind: batch.Float, Default: "0.9", Range: batch.Between(0, 1), Doc: "async: receive success probability of a link (a message gets through with tx_p*rx_p)"},
@@ -100,6 +120,7 @@ type Config struct {
 	N, T, B, K             int
 	Hidden                 []int
 	Mu, Alpha, AlphaDecay  float64
+	LR                     float64
 	Pmax, Sigma2           float64
 	UpP, TxP, RxP          float64
 	Buffer, D              int
@@ -123,6 +144,7 @@ func NewConfig(v batch.Values) (Config, error) {
 		N:    v.Int("N"), T: v.Int("T"), B: v.Int("B"), K: v.Int("K"),
 		Hidden: v.Ints("hidden"),
 		Mu:     v.Float("mu"), Alpha: v.Float("alpha"), AlphaDecay: v.Float("alpha_decay"),
+		LR:   v.Float("lr"),
 		Pmax: v.Float("Pmax"), Sigma2: v.Float("sigma2"),
 		UpP: v.Float("up_p"), TxP: v.Float("tx_p"), RxP: v.Float("rx_p"),
 		Buffer: v.Int("buffer"), D: v.Int("D"),
@@ -153,9 +175,9 @@ func NewConfig(v batch.Values) (Config, error) {
 }
 
 // Agents returns the number of parameter vectors per seed in a mode: one per
-// agent, or one shared by all in central-zo.
+// agent, or one shared by all in central-zo and central-first-order.
 func (c *Config) Agents(mode string) int {
-	if mode == ModeCentralZO {
+	if mode == ModeCentralZO || mode == ModeCentralFirst {
 		return 1
 	}
 	return c.N
@@ -163,7 +185,8 @@ func (c *Config) Agents(mode string) int {
 
 // Slots returns the number of perturbations a mode keeps per agent: the
 // buffer in async mode, at most D+1 under fixed delays, and only the current
-// one in sync and central-zo.
+// one in sync and central-zo. The first-order modes keep none, but the
+// group's ring has one slot whatever the mode.
 func (c *Config) Slots(mode string) int {
 	switch mode {
 	case ModeAsync:
@@ -189,6 +212,18 @@ func (c *Config) GroupBytes(mode string, seeds int) int64 {
 	b += S * A * P * 4 * (1 + slots)  // policies and perturbation ring
 	b += S * N * 8 * 3                // rates and slopes
 	switch mode {
+	case ModeFirstOrder, ModeCentralFirst:
+		// The gorgonia graph in float64: parameters with their gradients
+		// and Adam's two moments; per layer about four activation-sized
+		// tensors forward and four backward; the gains and their
+		// products in the rates.
+		widths := int64(1)
+		for _, h := range c.Hidden {
+			widths += int64(h)
+		}
+		b += S * A * P * 8 * 4
+		b += S * N * int64(c.B) * widths * 8 * 8
+		b += S * int64(c.B) * N * (N + 8) * 8 * 3
 	case ModeAsync:
 		b += S * N * N * 36 // three (timestamp, slope) buffers
 	case ModeFixedDelay:

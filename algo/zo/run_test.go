@@ -109,7 +109,15 @@ func TestReproducibility(t *testing.T) {
 // TestModes checks the mode lists, the schema's mode parameter and the
 // backend the family reports.
 func TestModes(t *testing.T) {
-	if !slices.Equal(Modes, append(slices.Clone(LearnModes), BaselineModes...)) || len(Modes) != 7 {
+	if !slices.Equal(LearnModes, append(slices.Clone(ZOModes), FirstOrderModes...)) || len(LearnModes) != 6 {
+		t.Errorf("LearnModes = %v, want the zeroth-order modes %v then the first-order ones %v", LearnModes, ZOModes, FirstOrderModes)
+	}
+	for _, mode := range Modes {
+		if got, want := IsFirstOrder(mode), slices.Contains(FirstOrderModes, mode); got != want {
+			t.Errorf("IsFirstOrder(%q) = %v, want %v", mode, got, want)
+		}
+	}
+	if !slices.Equal(Modes, append(slices.Clone(LearnModes), BaselineModes...)) || len(Modes) != 9 {
 		t.Errorf("Modes = %v, want the learning modes %v then the fixed policies %v", Modes, LearnModes, BaselineModes)
 	}
 	for _, mode := range Modes {

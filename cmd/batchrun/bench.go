@@ -262,7 +262,7 @@ Measures this machine for batchrun:
      kernels and the generic ones: GFLOP/s and the fraction of the matching
      peak (avx512 and avx2 kernels: their loop; generic: scalar), or ns per
      item where flops do not apply;
-  3. end to end: paper000 with T = 200 and the four learning modes, 2
+  3. end to end: paper000 with T = 200 and the four zeroth-order modes, 2
      replicates per worker, through the sweep engine on all cores (in a
      temporary directory, removed afterwards), in seed-runs per second
      scaled to paper000's T = 2000, for the selected kernels and the
@@ -272,7 +272,11 @@ Measures this machine for batchrun:
      second and the time ratio of b = 10 to b = 1;
   5. asynpd on one core: Asyn-PD worker updates per second at the paper003
      size (10 workers, d = 5) and with 10,000 workers (d = 5), and the time
-     that rate gives for 10 million updates.
+     that rate gives for 10 million updates;
+  6. the zo first-order references (gorgonia graphs, Adam): paper000 with
+     T = 200 (--quick: 50), first-order and central-first-order, 2
+     replicates per worker, through the sweep engine on all cores, in
+     seconds per seed-run scaled to T = 2000.
 
 Timings take about 0.3 s per measure (--quick: 0.05 s) plus the end-to-end
 runs, a few seconds on 2 cores.
@@ -374,7 +378,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	const T, scale = 200, 10 // paper000 runs T = 2000
 	reps := 2 * workers
 	fmt.Fprintf(stdout, "\nEnd to end: paper000 with T = %d, modes %s, %d replicates each, %s; scaled to T = %d:\n",
-		T, strings.Join(zo.LearnModes, ", "), reps, plural(workers, "worker"), T*scale)
+		T, strings.Join(zo.ZOModes, ", "), reps, plural(workers, "worker"), T*scale)
 	tw = tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "KERNELS\tSEED-RUNS\tWALL\tSEED-RUNS/S\tS/SEED-RUN\tCORE-S/SEED-RUN\tSPEEDUP")
 	var genericRate float64
@@ -415,7 +419,36 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	// 5. asynpd.
-	return asynpdThroughput(ctx, stdout, *quick)
+	if err := asynpdThroughput(ctx, stdout, *quick); err != nil {
+		return err
+	}
+	// 6. zo first-order references.
+	return firstOrderThroughput(ctx, stdout, selBE, *quick, workers)
+}
+
+// firstOrderThroughput runs paper000's first-order references with a short
+// horizon through the sweep engine, one mode at a time, and prints the time
+// per seed-run scaled to T = 2000.
+func firstOrderThroughput(ctx context.Context, stdout io.Writer, be kernels.Backend, quick bool, workers int) error {
+	T := 200
+	if quick {
+		T = 50
+	}
+	scale := 2000 / float64(T)
+	reps := 2 * workers
+	fmt.Fprintf(stdout, "\nzo first-order references (gorgonia graph, Adam): paper000 with T = %d, %d replicates, %s; scaled to T = 2000:\n", T, reps, plural(workers, "worker"))
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "MODE\tSEED-RUNS\tWALL\tS/SEED-RUN\tCORE-S/SEED-RUN")
+	fams := batch.Families{"zo": zo.Family{Backend: be}}
+	for _, mode := range zo.FirstOrderModes {
+		cells, wall, err := runPreset(ctx, fams, "paper000", []string{fmt.Sprintf("T=%d", T), "mode=" + mode}, reps, workers)
+		if err != nil {
+			return fmt.Errorf("%s: %w", mode, err)
+		}
+		per := wall.Seconds() / float64(cells) * scale
+		fmt.Fprintf(tw, "%s\t%d\t%.2f s\t%.2f\t%.2f\n", mode, cells, wall.Seconds(), per, per*float64(workers))
+	}
+	return tw.Flush()
 }
 
 // asynpdThroughput runs Asyn-PD seeds one after another on this goroutine
@@ -612,12 +645,12 @@ func kernelBenches() []kernelBench {
 	}
 }
 
-// endToEnd runs paper000 with the given T, the four learning modes and
+// endToEnd runs paper000 with the given T, the four zeroth-order modes and
 // reps replicates through the sweep engine on be, in a temporary directory
 // (removed afterwards), and returns the cells run and the wall time.
 func endToEnd(ctx context.Context, be kernels.Backend, T, reps, workers int) (int, time.Duration, error) {
 	fams := batch.Families{"zo": zo.Family{Backend: be}}
-	return runPreset(ctx, fams, "paper000", []string{fmt.Sprintf("T=%d", T), "mode=" + strings.Join(zo.LearnModes, ",")}, reps, workers)
+	return runPreset(ctx, fams, "paper000", []string{fmt.Sprintf("T=%d", T), "mode=" + strings.Join(zo.ZOModes, ",")}, reps, workers)
 }
 
 // runPreset runs a preset with overrides and reps replicates through the

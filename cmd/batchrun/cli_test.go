@@ -274,7 +274,7 @@ func TestProgressJSON(t *testing.T) {
 			t.Fatalf("not JSON: %q: %v", line, err)
 		}
 	}
-	if n == 0 || last["final"] != true || last["cells_done"] != float64(14) || last["cells_total"] != float64(14) {
+	if n == 0 || last["final"] != true || last["cells_done"] != float64(18) || last["cells_total"] != float64(18) {
 		t.Errorf("%d JSON lines, last %v\n%s", n, last, stderr)
 	}
 }
