@@ -20,6 +20,13 @@ func (pl *Plan) Tables() []results.TableDef {
 	return append(pl.Family.Tables(), Timing)
 }
 
+// MergePlan returns what a merge of the plan's run directory expects: its
+// keys, columns and tables, and the added parameters to fill into parts
+// written before they existed.
+func (pl *Plan) MergePlan() results.MergePlan {
+	return results.MergePlan{Keys: pl.Keys(), Header: pl.Columns, Tables: pl.Tables(), Added: pl.Added}
+}
+
 // ExecOptions control how cells are executed; they never change results.
 type ExecOptions struct {
 	Workers    int           // concurrent groups (default 1)

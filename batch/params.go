@@ -98,8 +98,11 @@ type Param struct {
 	// KeyOmitsDefault leaves the parameter out of cell keys and seeds
 	// while it has its default value. Set it on every parameter added to
 	// an experiment after its first release: adding the parameter then
-	// keeps the key and seed of every existing cell, so old run
-	// directories resume and old numbers reproduce.
+	// keeps the key and seed of every existing cell, so old numbers
+	// reproduce and old run directories resume (their parts lack the
+	// column, and a merge fills in the default). The default of such a
+	// parameter must never change: cells run at the old default would
+	// pass for cells of the new one.
 	KeyOmitsDefault bool
 }
 

@@ -66,6 +66,10 @@ type Plan struct {
 	Points  []Values // parameter points, in grid order (first axis slowest)
 	Cells   []*Cell  // points x replicates
 	Columns []string // identity and parameter columns of every table
+	// Added maps the parameters with KeyOmitsDefault to their defaults
+	// as they appear in the tables: parts written before such a parameter
+	// existed lack its column and are merged with it filled in.
+	Added map[string]string
 }
 
 // Families maps family names to families.
@@ -174,7 +178,7 @@ func NewPlan(spec *Spec, families Families) (*Plan, error) {
 		spec.Replicates = Count(max(1, presetReps))
 	}
 	reps := spec.Replicates
-	pl := &Plan{Spec: spec, Family: fam, Axes: axes, Paired: paired}
+	pl := &Plan{Spec: spec, Family: fam, Axes: axes, Paired: paired, Added: map[string]string{}}
 	total := 1
 	for _, a := range axes {
 		total *= a.Len()
@@ -192,14 +196,13 @@ func NewPlan(spec *Spec, families Families) (*Plan, error) {
 		pairedSet[p] = true
 	}
 	pairedText := slices.Sorted(maps.Keys(pairedSet))
-	defaults := map[string]string{} // of the parameters whose keys omit them
 	for _, p := range schema {
 		if p.KeyOmitsDefault {
 			d, err := p.Parse(p.Default)
 			if err != nil {
 				return nil, fmt.Errorf("batch: %s parameter %s: default %q: %w", fam.Name(), p.Name, p.Default, err)
 			}
-			defaults[p.Name] = Format(d)
+			pl.Added[p.Name] = Format(d)
 		}
 	}
 	var keyText, seedText strings.Builder
@@ -225,7 +228,7 @@ func NewPlan(spec *Spec, families Families) (*Plan, error) {
 		fmt.Fprintf(&keyText, "paired=%s\n", strings.Join(pairedText, ","))
 		for _, p := range schema {
 			text := Format(pv.vals[p.Name])
-			if p.KeyOmitsDefault && text == defaults[p.Name] {
+			if p.KeyOmitsDefault && text == pl.Added[p.Name] {
 				continue
 			}
 			line := p.Name + "=" + text + "\n"

@@ -380,7 +380,7 @@ func execute(t *testing.T, pl *Plan, dir string, cells []*Cell, opt ExecOptions)
 
 func mergedTables(t *testing.T, pl *Plan, dir string) string {
 	t.Helper()
-	if _, err := results.Merge(dir, pl.Keys(), pl.Tables()); err != nil {
+	if _, err := results.Merge(dir, pl.MergePlan()); err != nil {
 		t.Fatal(err)
 	}
 	var b strings.Builder

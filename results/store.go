@@ -335,13 +335,31 @@ type MergeStats struct {
 	Rows  map[string]int // table file -> data rows
 }
 
+// MergePlan is what a merge expects to find in a run directory.
+type MergePlan struct {
+	// Keys holds the cell keys in plan order: Keys[i] is plan cell i.
+	Keys []string
+	// Header holds the parameter columns of every table (the header of
+	// OpenStore), or nil: the columns of the first part.
+	Header []string
+	Tables []TableDef
+	// Added maps parameter columns that parts written by an earlier
+	// version may lack (parameters added since, which leave cell keys
+	// alone at their defaults) to the value that fills them: the default.
+	// It needs Header.
+	Added map[string]string
+}
+
 // Merge writes one file per table into dir (trace.csv, summary.csv, ...)
-// from the committed parts, rows in plan order (keys[i] is the key of plan
-// cell i) and, within a cell, in the order they were written. Every planned
-// cell must be committed exactly once; otherwise Merge writes nothing and
-// returns a *MergeProblem. Committed cells that the plan does not hold (from
-// an earlier, different grid) are left out.
-func Merge(dir string, keys []string, tables []TableDef) (MergeStats, error) {
+// from the committed parts, rows in plan order and, within a cell, in the
+// order they were written. Every planned cell must be committed exactly
+// once; otherwise Merge writes nothing and returns a *MergeProblem.
+// Committed cells that the plan does not hold (from an earlier, different
+// grid) are left out. A part whose columns are those of the plan less some
+// of pl.Added gets those columns filled in; any other difference in columns
+// is an error.
+func Merge(dir string, pl MergePlan) (MergeStats, error) {
+	keys, tables := pl.Keys, pl.Tables
 	stats := MergeStats{Rows: make(map[string]int)}
 	parts, err := committedParts(dir, tables)
 	if err != nil {
@@ -380,7 +398,7 @@ func Merge(dir string, keys []string, tables []TableDef) (MergeStats, error) {
 	}
 	stats.Cells = len(keys)
 	for _, t := range tables {
-		rows, err := mergeTable(dir, t.Name, parts, index)
+		rows, err := mergeTable(dir, t, parts, index, pl)
 		if err != nil {
 			return stats, err
 		}
@@ -391,14 +409,21 @@ func Merge(dir string, keys []string, tables []TableDef) (MergeStats, error) {
 
 // mergeTable gathers the rows of one table from every part and writes them
 // in plan order.
-func mergeTable(dir, table string, parts []part, index map[string]int) (int, error) {
+func mergeTable(dir string, t TableDef, parts []part, index map[string]int, pl MergePlan) (int, error) {
 	var header []byte
+	if pl.Header != nil {
+		cols := slices.Clone(pl.Header)
+		if t.Step != "" {
+			cols = append(cols, t.Step)
+		}
+		header = []byte(strings.Join(quoteAll(append(cols, t.Metrics...)), ","))
+	}
 	byCell := make(map[int][][]byte)
 	for _, p := range parts {
-		path := p.base + "." + table + ".csv"
+		path := p.base + "." + t.Name + ".csv"
 		data, err := os.ReadFile(path)
 		if errors.Is(err, fs.ErrNotExist) {
-			return 0, fmt.Errorf("part %s has no %s table", filepath.Base(p.base), table)
+			return 0, fmt.Errorf("part %s has no %s table", filepath.Base(p.base), t.Name)
 		}
 		if err != nil {
 			return 0, err
@@ -407,16 +432,22 @@ func mergeTable(dir, table string, parts []part, index map[string]int) (int, err
 		if len(ls) == 0 {
 			return 0, fmt.Errorf("%s: empty file", path)
 		}
+		var fill func([]byte) []byte
 		if header == nil {
 			header = ls[0]
 		} else if !bytes.Equal(header, ls[0]) {
-			return 0, fmt.Errorf("%s: columns differ from other parts (written by another version or for other parameters)", path)
+			if fill = filler(header, ls[0], pl.Added); fill == nil {
+				return 0, fmt.Errorf("%s: columns differ from other parts (written by another version or for other parameters)", path)
+			}
 		}
 		for _, l := range ls[1:] {
 			k, _, _ := bytes.Cut(l, []byte(","))
 			i, ok := index[string(k)]
 			if !ok {
 				continue
+			}
+			if fill != nil {
+				l = fill(l)
 			}
 			byCell[i] = append(byCell[i], l)
 		}
@@ -427,7 +458,7 @@ func mergeTable(dir, table string, parts []part, index map[string]int) (int, err
 	}
 	sort.Ints(cells)
 	rows := 0
-	err := WriteAtomic(filepath.Join(dir, table+".csv"), func(w *bufio.Writer) error {
+	err := WriteAtomic(filepath.Join(dir, t.Name+".csv"), func(w *bufio.Writer) error {
 		if header != nil {
 			w.Write(header)
 			w.WriteByte('\n')
@@ -468,4 +499,93 @@ func Discard(dir string, tables []TableDef) error {
 		}
 	}
 	return nil
+}
+
+func quoteAll(cols []string) []string {
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		out[i] = Quote(c)
+	}
+	return out
+}
+
+// filler returns a function that turns a row under header `has` into one
+// under header `want`, when want is has with some columns of added
+// inserted (filled with added's values); otherwise nil.
+func filler(want, has []byte, added map[string]string) func([]byte) []byte {
+	wantCols, hasCols := splitFields(want), splitFields(has)
+	// insert[j]: the fields to insert before field j of a row (j ==
+	// len(hasCols): at the end).
+	insert := make([][]byte, len(hasCols)+1)
+	j := 0
+	for _, c := range wantCols {
+		if j < len(hasCols) && string(hasCols[j]) == string(c) {
+			j++
+			continue
+		}
+		v, ok := added[string(c)]
+		if !ok {
+			return nil
+		}
+		insert[j] = append(insert[j], ","+Quote(v)...)
+	}
+	if j != len(hasCols) {
+		return nil
+	}
+	return func(row []byte) []byte {
+		starts := fieldStarts(row)
+		if len(starts) != len(hasCols) {
+			return row // a malformed row stays as it is
+		}
+		out := make([]byte, 0, len(row)+32)
+		for f, st := range starts {
+			end := len(row)
+			if f+1 < len(starts) {
+				end = starts[f+1] - 1 // before the comma
+			}
+			if f > 0 {
+				out = append(out, ',')
+			}
+			if len(insert[f]) > 0 {
+				out = append(out, insert[f][1:]...) // without its leading comma
+				out = append(out, ',')
+			}
+			out = append(out, row[st:end]...)
+		}
+		return append(out, insert[len(hasCols)]...)
+	}
+}
+
+// fieldStarts returns the offsets at which the fields of a CSV record
+// start (commas inside double quotes do not separate).
+func fieldStarts(row []byte) []int {
+	starts := []int{0}
+	quoted := false
+	for i, c := range row {
+		switch {
+		case c == '"':
+			quoted = !quoted
+		case c == ',' && !quoted:
+			starts = append(starts, i+1)
+		}
+	}
+	return starts
+}
+
+// splitFields returns the fields of a header record, unquoted.
+func splitFields(row []byte) [][]byte {
+	starts := fieldStarts(row)
+	out := make([][]byte, len(starts))
+	for f, st := range starts {
+		end := len(row)
+		if f+1 < len(starts) {
+			end = starts[f+1] - 1
+		}
+		field := row[st:end]
+		if len(field) >= 2 && field[0] == '"' && field[len(field)-1] == '"' {
+			field = bytes.ReplaceAll(field[1:len(field)-1], []byte(`""`), []byte(`"`))
+		}
+		out[f] = field
+	}
+	return out
 }

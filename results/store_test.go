@@ -43,7 +43,7 @@ func TestCommitAndMerge(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys := []string{"k0", "k1", "k2"}
-	stats, err := Merge(dir, keys, testTables)
+	stats, err := Merge(dir, MergePlan{Keys: keys, Tables: testTables})
 	if err != nil || stats.Rows["trace.csv"] != 6 {
 		t.Fatalf("merge: %v %+v", err, stats)
 	}
@@ -57,7 +57,7 @@ func TestCommitAndMerge(t *testing.T) {
 	}
 	// A gap, then a duplicate.
 	os.Remove(filepath.Join(dir, "trace.csv"))
-	_, err = Merge(dir, []string{"k0", "k1", "k2", "k3"}, testTables)
+	_, err = Merge(dir, MergePlan{Keys: []string{"k0", "k1", "k2", "k3"}, Tables: testTables})
 	var prob *MergeProblem
 	if !errors.As(err, &prob) || len(prob.Missing) != 1 || prob.Missing[0] != 3 {
 		t.Fatalf("gap: %v", err)
@@ -65,7 +65,7 @@ func TestCommitAndMerge(t *testing.T) {
 	if err := a.Commit([]CellOutput{cellOut(1, "k1")}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = Merge(dir, keys, testTables)
+	_, err = Merge(dir, MergePlan{Keys: keys, Tables: testTables})
 	if !errors.As(err, &prob) || len(prob.Duplicated[1]) != 2 {
 		t.Fatalf("duplicate: %v", err)
 	}
@@ -131,5 +131,43 @@ func TestCleanOrphansSparesLiveProcesses(t *testing.T) {
 	}
 	if err := Discard(dir, testTables); err == nil || !strings.Contains(err.Error(), "another process") {
 		t.Errorf("Discard while processes hold locks: %v", err)
+	}
+}
+
+// Parts written before parameters were added (lr after the key, x at the
+// end of the parameters) merge with those columns filled in; a part lacking
+// a column that was not added does not merge.
+func TestMergeFillsAddedColumns(t *testing.T) {
+	dir := t.TempDir()
+	old := openStore(t, dir, "old") // key, p
+	cur, err := OpenStore(dir, "new", []string{"key", "lr", "p", "x"}, testTables)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cur.Close()
+	if err := old.Commit([]CellOutput{cellOut(0, "k0")}); err != nil {
+		t.Fatal(err)
+	}
+	c1 := cellOut(1, "k1")
+	c1.Prefix = `k1,0.2,"a,b",7`
+	if err := cur.Commit([]CellOutput{c1}); err != nil {
+		t.Fatal(err)
+	}
+	pl := MergePlan{Keys: []string{"k0", "k1"}, Header: []string{"key", "lr", "p", "x"}, Tables: testTables,
+		Added: map[string]string{"lr": "0.1", "x": "a,\"b"}}
+	if _, err := Merge(dir, pl); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(filepath.Join(dir, "trace.csv"))
+	want := "key,lr,p,x,iter,v,w\n" +
+		"k0,0.1,\"a,b\",\"a,\"\"b\",1,1,\nk0,0.1,\"a,b\",\"a,\"\"b\",2,2,0.5\n" +
+		"k1,0.2,\"a,b\",7,1,1,\nk1,0.2,\"a,b\",7,2,2,0.5\n"
+	if string(got) != want {
+		t.Errorf("trace.csv:\n%s\nwant\n%s", got, want)
+	}
+	// Without lr among the added columns the old part does not fit.
+	delete(pl.Added, "lr")
+	if _, err := Merge(dir, pl); err == nil || !strings.Contains(err.Error(), "columns differ") {
+		t.Errorf("merge with a column missing that was not added: %v", err)
 	}
 }

@@ -65,7 +65,7 @@ func cmdMerge(args []string, stdout, stderr io.Writer) error {
 // mergeAndReport merges the run directory, writes its manifest and prints
 // the family's report.
 func mergeAndReport(dir string, plan *batch.Plan, command []string, stdout io.Writer) error {
-	stats, err := results.Merge(dir, plan.Keys(), plan.Tables())
+	stats, err := results.Merge(dir, plan.MergePlan())
 	var prob *results.MergeProblem
 	if errors.As(err, &prob) {
 		return mergeError(dir, plan, prob)
