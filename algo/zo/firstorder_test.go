@@ -1,7 +1,9 @@
 package zo
 
 import (
+	"context"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/batchrun/batchrun/batch"
@@ -60,6 +62,11 @@ func TestFirstOrderOnPaper000(t *testing.T) {
 			if r < 0.97 || r < async || math.IsNaN(r) {
 				t.Errorf("%s: late window / full power = %.4f, want >= 0.97 and >= async's %.4f", mode, r, async)
 			}
+			// The shared policy saturates at full power (see the README);
+			// the per-agent ones switch links off and beat it.
+			if mode == ModeFirstOrder && !(r > 1) {
+				t.Errorf("%s: late window / full power = %.4f, want > 1", mode, r)
+			}
 		})
 	}
 }
@@ -85,5 +92,52 @@ func TestFirstOrderSharesTheStart(t *testing.T) {
 				t.Errorf("%s seed %d: held-out sum-rate did not change in 3 Adam steps", mode, seeds[i])
 			}
 		}
+	}
+}
+
+// One iteration is one Adam step with the configured learning rate: Adam's
+// first step moves every parameter whose gradient is not tiny by lr
+// exactly (lr |g| / (|g| + eps)), in both first-order modes.
+func TestFirstOrderStepIsOneAdamStep(t *testing.T) {
+	const lr = 0.05
+	for _, mode := range FirstOrderModes {
+		cfg := testConfig(t, "mode="+mode, "T=1", "lr=0.05")
+		g, err := newGroup(&cfg, mode, cpu.New(), []uint64{7, 8})
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := append([]float32(nil), g.theta...)
+		traces := []SeedTrace{{SumRate: make([]float64, 1)}, {SumRate: make([]float64, 1)}}
+		if err := g.step(0, traces); err != nil {
+			t.Fatal(err)
+		}
+		g.firstOrder.export(g)
+		full, moved := 0, 0
+		for i, v := range g.theta {
+			d := math.Abs(float64(v) - float64(before[i]))
+			if d > lr*(1+1e-4) {
+				t.Fatalf("%s: parameter %d moved by %g, more than lr = %g", mode, i, d, lr)
+			}
+			if d >= lr*(1-2e-3) {
+				full++
+			}
+			if d > 0 {
+				moved++
+			}
+		}
+		t.Logf("%s: %d of %d parameters moved, %d by lr", mode, moved, len(g.theta), full)
+		if full < moved/2 || full == 0 {
+			t.Errorf("%s: %d of %d moved parameters moved by lr = %g", mode, full, moved, lr)
+		}
+	}
+}
+
+// A learning rate that blows the policies up makes the run fail, naming
+// the mode, the seed and the learning rate, instead of writing NaN.
+func TestFirstOrderDivergenceFails(t *testing.T) {
+	cfg := testConfig(t, "mode=first-order", "T=5", "lr=1e300")
+	_, err := Run(context.Background(), &cfg, []uint64{3}, cpu.New(), nil)
+	if err == nil || !strings.Contains(err.Error(), "diverged") || !strings.Contains(err.Error(), "seed 3") || !strings.Contains(err.Error(), "lr = 1e+300") {
+		t.Fatalf("err = %v, want a divergence error naming the seed and lr", err)
 	}
 }

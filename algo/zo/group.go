@@ -202,6 +202,9 @@ func (g *group) initTheta() {
 // ctx once per iteration.
 func (g *group) run(ctx context.Context, progress func(seedIters int)) ([]SeedTrace, error) {
 	cfg := g.cfg
+	if g.firstOrder != nil {
+		defer g.firstOrder.net.Close()
+	}
 	traces := make([]SeedTrace, g.S)
 	for s := range traces {
 		traces[s] = SeedTrace{Seed: g.seeds[s], SumRate: make([]float64, cfg.T)}

@@ -236,7 +236,12 @@ func (n *Net) Shape() Shape { return n.shape }
 
 // SetParams sets parameter set a (seed s, agent i at a = s*N + i; seed s at
 // a = s when Shared) from theta in the flat layout of policy.Arch.Layers.
-func (n *Net) SetParams(a int, theta []float32) {
+func (n *Net) SetParams(a int, theta []float32) { setParams(n, a, theta) }
+
+// SetParams64 is SetParams from float64 parameters.
+func (n *Net) SetParams64(a int, theta []float64) { setParams(n, a, theta) }
+
+func setParams[T float32 | float64](n *Net, a int, theta []T) {
 	n.checkParams(a, len(theta))
 	for l, ly := range n.layers {
 		w := n.values[2*l][a*ly.In*ly.Out:][:ly.In*ly.Out]
@@ -252,32 +257,10 @@ func (n *Net) SetParams(a int, theta []float32) {
 	}
 }
 
-// SetParams64 is SetParams from float64 parameters.
-func (n *Net) SetParams64(a int, theta []float64) {
-	n.checkParams(a, len(theta))
-	for l, ly := range n.layers {
-		w := n.values[2*l][a*ly.In*ly.Out:][:ly.In*ly.Out]
-		for o := range ly.Out {
-			for j := range ly.In {
-				w[j*ly.Out+o] = theta[ly.W+o*ly.In+j]
-			}
-		}
-		copy(n.values[2*l+1][a*ly.Out:][:ly.Out], theta[ly.B:ly.B+ly.Out])
-	}
-}
-
 // Params writes parameter set a into dst in the flat layout.
 func (n *Net) Params(a int, dst []float64) {
 	n.checkParams(a, len(dst))
-	for l, ly := range n.layers {
-		w := n.values[2*l][a*ly.In*ly.Out:][:ly.In*ly.Out]
-		for o := range ly.Out {
-			for j := range ly.In {
-				dst[ly.W+o*ly.In+j] = w[j*ly.Out+o]
-			}
-		}
-		copy(dst[ly.B:ly.B+ly.Out], n.values[2*l+1][a*ly.Out:][:ly.Out])
-	}
+	n.flatten(n.values, a, dst)
 }
 
 // Grad writes the gradient of the loss (minus the sum over seeds of the
@@ -289,24 +272,31 @@ func (n *Net) Grad(a int, dst []float64) error {
 		panic("backprop: Grad of a net built without gradients")
 	}
 	n.checkParams(a, len(dst))
+	grads := make([][]float64, len(n.params))
+	for i, p := range n.params {
+		g, err := p.Grad()
+		if err != nil {
+			return fmt.Errorf("backprop: gradient of %s: %w", p.Name(), err)
+		}
+		grads[i] = g.Data().([]float64)
+	}
+	n.flatten(grads, a, dst)
+	return nil
+}
+
+// flatten writes parameter set a of tensors, laid out as the parameters
+// (per layer a weight [A, In, Out] and a bias [A, 1, Out]), into dst in the
+// flat layout.
+func (n *Net) flatten(tensors [][]float64, a int, dst []float64) {
 	for l, ly := range n.layers {
-		gw, err := n.params[2*l].Grad()
-		if err != nil {
-			return fmt.Errorf("backprop: gradient of W%d: %w", l, err)
-		}
-		gb, err := n.params[2*l+1].Grad()
-		if err != nil {
-			return fmt.Errorf("backprop: gradient of b%d: %w", l, err)
-		}
-		w := gw.Data().([]float64)[a*ly.In*ly.Out:][:ly.In*ly.Out]
+		w := tensors[2*l][a*ly.In*ly.Out:][:ly.In*ly.Out]
 		for o := range ly.Out {
 			for j := range ly.In {
 				dst[ly.W+o*ly.In+j] = w[j*ly.Out+o]
 			}
 		}
-		copy(dst[ly.B:ly.B+ly.Out], gb.Data().([]float64)[a*ly.Out:][:ly.Out])
+		copy(dst[ly.B:ly.B+ly.Out], tensors[2*l+1][a*ly.Out:][:ly.Out])
 	}
-	return nil
 }
 
 func (n *Net) checkParams(a, length int) {
@@ -353,9 +343,20 @@ func copy64(dst []float64, src []float32) {
 }
 
 // Run evaluates the graph on the current parameters and samples, and its
-// gradient when the net has one.
+// gradient when the net has one. (gorgonia adds a run's gradient to the
+// one its parameters hold, and only its solvers clear them; Run clears
+// them first, so the gradient is always that of the last Run.)
 func (n *Net) Run() error {
 	n.vm.Reset()
+	if n.grads {
+		for _, p := range n.params {
+			if g, err := p.Grad(); err == nil {
+				if d, ok := g.(*tensor.Dense); ok {
+					d.Zero()
+				}
+			}
+		}
+	}
 	if err := n.vm.RunAll(); err != nil {
 		return fmt.Errorf("backprop: run graph: %w", err)
 	}

@@ -232,3 +232,43 @@ func TestShapeValidate(t *testing.T) {
 		}
 	}
 }
+
+// Every Run computes the gradient afresh: running twice gives the gradient
+// of one run, not twice it.
+func TestRunDoesNotAccumulate(t *testing.T) {
+	sh := shapes[0].sh
+	n, err := New(sh, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	randomBatch(t, sh, 2).load(n)
+	P := sh.Arch.NumParams()
+	once, twice := make([]float64, P), make([]float64, P)
+	if err := n.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Grad(1, once); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := n.Run(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := n.Grad(1, twice); err != nil {
+		t.Fatal(err)
+	}
+	nonzero := 0
+	for i := range once {
+		if once[i] != twice[i] {
+			t.Fatalf("parameter %d: gradient %g after one run, %g after two more", i, once[i], twice[i])
+		}
+		if once[i] != 0 {
+			nonzero++
+		}
+	}
+	if nonzero == 0 {
+		t.Fatal("the gradient is zero")
+	}
+}
