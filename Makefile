@@ -5,9 +5,9 @@ BIN := bin/batchrun
 .PHONY: run test test-go test-slurm test-short build bench generate vet fmt clean
 
 # The main job on its embedded default: paper000, every mode and fixed
-# policy side by side, 4 replicates (a few seconds on 2 cores with the
-# SIMD kernels; a second `make run` resumes: it finds every cell done and
-# only reports).
+# policy side by side, 4 replicates (about 15 s on 2 cores, most of it the
+# first-order references; a second `make run` resumes: it finds every cell
+# done and only reports).
 run: build
 	./$(BIN) run
 

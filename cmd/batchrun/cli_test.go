@@ -71,6 +71,7 @@ func TestBadInputExits2AndWritesNothing(t *testing.T) {
 		{"--set out of range", "", []string{"--set", "N=1"}, []string{"parameter N", "out of range"}},
 		{"bad mode", "", []string{"--set", "mode=async,nope"}, []string{"--set mode", "parameter mode", `"nope": unknown value`, "fixed-delay"}},
 		{"NaN", "", []string{"--set", "mu=NaN"}, []string{"parameter mu", "finite"}},
+		{"zero learning rate", "", []string{"--set", "mode=first-order", "--set", "lr=0"}, []string{"parameter lr", "out of range", "> 0"}},
 		{"no equals", "", []string{"--set", "N"}, []string{`--set: "N"`, "name=value"}},
 		{"zero replicates flag", "", []string{"--replicates", "0"}, []string{"--replicates 0", "want a count in [1,"}},
 		{"replicate list", "", []string{"--seed-list", "5-2"}, []string{"5-2", "a <= b"}},
