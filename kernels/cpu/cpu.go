@@ -107,6 +107,21 @@ func NewVariant(name string) (*Backend, error) {
 	return be, nil
 }
 
+// All returns a backend of every variant this CPU runs, best first (the
+// generic one last): what a test of the kernels against a reference runs.
+func All() []*Backend {
+	var out []*Backend
+	for _, v := range Variants() {
+		if !Supported(v) {
+			continue
+		}
+		if be, err := NewVariant(v); err == nil {
+			out = append(out, be)
+		}
+	}
+	return out
+}
+
 func supported() []string {
 	var out []string
 	for _, v := range Variants() {

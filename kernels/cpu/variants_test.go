@@ -14,15 +14,10 @@ import (
 // simdVariants returns a backend of every SIMD variant this CPU runs.
 func simdVariants(t *testing.T) []*cpu.Backend {
 	var out []*cpu.Backend
-	for _, v := range cpu.Variants() {
-		if v == cpu.Generic || !cpu.Supported(v) {
-			continue
+	for _, be := range cpu.All() {
+		if be.Variant() != cpu.Generic {
+			out = append(out, be)
 		}
-		be, err := cpu.NewVariant(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, be)
 	}
 	if len(out) == 0 {
 		t.Skip("this CPU runs no SIMD variant")
@@ -128,5 +123,22 @@ func TestNewVariant(t *testing.T) {
 	var zero cpu.Backend
 	if zero.Name() != "cpu/generic" {
 		t.Errorf("zero Backend is %s", zero.Name())
+	}
+}
+
+// All holds one backend per variant the CPU runs, best first, generic last.
+func TestAll(t *testing.T) {
+	var want []string
+	for _, v := range cpu.Variants() {
+		if cpu.Supported(v) {
+			want = append(want, v)
+		}
+	}
+	var got []string
+	for _, be := range cpu.All() {
+		got = append(got, be.Variant())
+	}
+	if !slices.Equal(got, want) || got[len(got)-1] != cpu.Generic {
+		t.Errorf("All: %v, want %v ending in generic", got, want)
 	}
 }

@@ -9,22 +9,6 @@ import (
 	"github.com/batchrun/batchrun/kernels/cpu"
 )
 
-// cpuBackends returns a backend of every kernel variant this CPU runs.
-func cpuBackends(t *testing.T) []*cpu.Backend {
-	var out []*cpu.Backend
-	for _, v := range cpu.Variants() {
-		if !cpu.Supported(v) {
-			continue
-		}
-		be, err := cpu.NewVariant(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, be)
-	}
-	return out
-}
-
 // TestKernelsMatchGraph checks the hot path against the graph, which is
 // its executable reference: on random policies, perturbations and
 // channels, every CPU kernel variant's perturbed forward pass
@@ -32,7 +16,7 @@ func cpuBackends(t *testing.T) []*cpu.Backend {
 // agree with the graph evaluated at theta + mu u, to float32 tolerance,
 // per agent and with one policy shared by a seed's agents.
 func TestKernelsMatchGraph(t *testing.T) {
-	for _, be := range cpuBackends(t) {
+	for _, be := range cpu.All() {
 		t.Run(be.Name(), func(t *testing.T) {
 			for _, tc := range shapes {
 				t.Run(tc.name, func(t *testing.T) {
