@@ -15,17 +15,8 @@ func TestAdamStepsMatchHand(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			sh := tc.sh
 			const lr = 0.1
-			n, err := New(sh, true)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer n.Close()
-			bt := randomBatch(t, sh, 5)
-			bt.load(n)
-			tr, err := NewTrainer(n, lr)
-			if err != nil {
-				t.Fatal(err)
-			}
+			n, bt := loadedNet(t, sh, 5, true)
+			tr := trainer(t, n, lr)
 			A, P := sh.Sets(), sh.Arch.NumParams()
 			theta := make([][]float64, A)
 			m := make([][]float64, A)
@@ -82,17 +73,8 @@ func TestAdamStepsMatchHand(t *testing.T) {
 // sum-rate).
 func TestAdamAscends(t *testing.T) {
 	sh := Shape{Arch: policy.Arch{In: 5, Hidden: []int{30, 30}}, S: 3, N: 6, B: 10, Pmax: 10, Sigma2: 1}
-	n, err := New(sh, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close()
-	bt := randomBatch(t, sh, 9)
-	bt.load(n)
-	tr, err := NewTrainer(n, 0.01)
-	if err != nil {
-		t.Fatal(err)
-	}
+	n, _ := loadedNet(t, sh, 9, true)
+	tr := trainer(t, n, 0.01)
 	if err := tr.Step(); err != nil {
 		t.Fatal(err)
 	}
@@ -137,17 +119,8 @@ func BenchmarkTrainerStep(b *testing.B) {
 	}{{"per-agent/S=1", 1, false}, {"per-agent/S=8", 8, false}, {"shared/S=1", 1, true}, {"shared/S=8", 8, true}} {
 		b.Run(tc.name, func(b *testing.B) {
 			sh := Shape{Arch: policy.Arch{In: 5, Hidden: []int{30, 30}}, S: tc.S, N: 24, B: 10, Shared: tc.shared, Pmax: 10, Sigma2: 1}
-			n, err := New(sh, true)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer n.Close()
-			bt := randomBatch(b, sh, 1)
-			bt.load(n)
-			tr, err := NewTrainer(n, 0.1)
-			if err != nil {
-				b.Fatal(err)
-			}
+			n, _ := loadedNet(b, sh, 1, true)
+			tr := trainer(b, n, 0.1)
 			for b.Loop() {
 				if err := tr.Step(); err != nil {
 					b.Fatal(err)

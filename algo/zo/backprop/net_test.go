@@ -57,6 +57,30 @@ func randomBatch(t testing.TB, sh Shape, seed uint64) *batch {
 	return bt
 }
 
+// loadedNet builds a net of shape sh (with gradients if grads) holding a
+// random batch drawn with seed; the net is closed when the test ends.
+func loadedNet(t testing.TB, sh Shape, seed uint64, grads bool) (*Net, *batch) {
+	t.Helper()
+	n, err := New(sh, grads)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	bt := randomBatch(t, sh, seed)
+	bt.load(n)
+	return n, bt
+}
+
+// trainer returns an Adam trainer of n with learning rate lr.
+func trainer(t testing.TB, n *Net, lr float64) *Trainer {
+	t.Helper()
+	tr, err := NewTrainer(n, lr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
 // load puts the batch into n.
 func (bt *batch) load(n *Net) {
 	for a, th := range bt.theta {
@@ -144,13 +168,7 @@ func TestGradientMatchesFiniteDifference(t *testing.T) {
 	for _, tc := range shapes {
 		t.Run(tc.name, func(t *testing.T) {
 			sh := tc.sh
-			n, err := New(sh, true)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer n.Close()
-			bt := randomBatch(t, sh, 11)
-			bt.load(n)
+			n, bt := loadedNet(t, sh, 11, true)
 			if err := n.Run(); err != nil {
 				t.Fatal(err)
 			}
@@ -237,12 +255,7 @@ func TestShapeValidate(t *testing.T) {
 // of one run, not twice it.
 func TestRunDoesNotAccumulate(t *testing.T) {
 	sh := shapes[0].sh
-	n, err := New(sh, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close()
-	randomBatch(t, sh, 2).load(n)
+	n, _ := loadedNet(t, sh, 2, true)
 	P := sh.Arch.NumParams()
 	once, twice := make([]float64, P), make([]float64, P)
 	if err := n.Run(); err != nil {
