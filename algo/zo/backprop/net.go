@@ -15,6 +15,11 @@
 //	R_s = sum_i rbar_{s,i}                        (SumRates: the batch-mean sum-rate)
 //	loss = -sum_s R_s
 //
+// The sigmoid is gorgonia's: exactly 1 for z > 19 (the true value is at
+// least 1 - 5.6e-9 there) with gradient 0, so a policy driven past z = 19 on
+// every sample stays at full power, as one in float32 PyTorch does past
+// z = 17.
+//
 // Seeds share nothing: the gradient of the loss with respect to seed s's
 // parameters is the gradient of R_s alone, and Adam works element by
 // element, so a seed's trajectory does not depend on the other seeds of the
