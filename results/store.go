@@ -120,12 +120,25 @@ func (s *Store) Close() error {
 func (s *Store) Label() string { return s.label }
 
 // columns returns the full header of table t.
-func (s *Store) columns(t TableDef) []string {
-	cols := slices.Clone(s.Header)
+func (s *Store) columns(t TableDef) []string { return tableColumns(s.Header, t) }
+
+// tableColumns returns the full header of table t under the parameter
+// columns header: header, the step column if any, the metrics.
+func tableColumns(header []string, t TableDef) []string {
+	cols := slices.Clone(header)
 	if t.Step != "" {
 		cols = append(cols, t.Step)
 	}
 	return append(cols, t.Metrics...)
+}
+
+// headerLine returns the header record of cols as a Store writes it.
+func headerLine(cols []string) []byte {
+	var b bytes.Buffer
+	c := NewCSV(&b)
+	c.Header(cols...)
+	c.Flush()
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }
 
 // Commit writes cells as one part. When Commit returns nil the cells are
@@ -412,11 +425,7 @@ func Merge(dir string, pl MergePlan) (MergeStats, error) {
 func mergeTable(dir string, t TableDef, parts []part, index map[string]int, pl MergePlan) (int, error) {
 	var header []byte
 	if pl.Header != nil {
-		cols := slices.Clone(pl.Header)
-		if t.Step != "" {
-			cols = append(cols, t.Step)
-		}
-		header = []byte(strings.Join(quoteAll(append(cols, t.Metrics...)), ","))
+		header = headerLine(tableColumns(pl.Header, t))
 	}
 	byCell := make(map[int][][]byte)
 	for _, p := range parts {
@@ -501,91 +510,83 @@ func Discard(dir string, tables []TableDef) error {
 	return nil
 }
 
-func quoteAll(cols []string) []string {
-	out := make([]string, len(cols))
-	for i, c := range cols {
-		out[i] = Quote(c)
-	}
-	return out
-}
-
 // filler returns a function that turns a row under header `has` into one
 // under header `want`, when want is has with some columns of added
 // inserted (filled with added's values); otherwise nil.
 func filler(want, has []byte, added map[string]string) func([]byte) []byte {
-	wantCols, hasCols := splitFields(want), splitFields(has)
-	// insert[j]: the fields to insert before field j of a row (j ==
-	// len(hasCols): at the end).
-	insert := make([][]byte, len(hasCols)+1)
+	wantCols, hasCols := headerFields(want), headerFields(has)
+	// insert[j]: the quoted values to insert before field j of a row
+	// (j == len(hasCols): after the last).
+	insert := make([][]string, len(hasCols)+1)
 	j := 0
 	for _, c := range wantCols {
-		if j < len(hasCols) && string(hasCols[j]) == string(c) {
+		if j < len(hasCols) && hasCols[j] == c {
 			j++
 			continue
 		}
-		v, ok := added[string(c)]
+		v, ok := added[c]
 		if !ok {
 			return nil
 		}
-		insert[j] = append(insert[j], ","+Quote(v)...)
+		insert[j] = append(insert[j], Quote(v))
 	}
 	if j != len(hasCols) {
 		return nil
 	}
 	return func(row []byte) []byte {
-		starts := fieldStarts(row)
-		if len(starts) != len(hasCols) {
+		bounds := fieldBounds(row)
+		if len(bounds) != len(hasCols) {
 			return row // a malformed row stays as it is
 		}
 		out := make([]byte, 0, len(row)+32)
-		for f, st := range starts {
-			end := len(row)
-			if f+1 < len(starts) {
-				end = starts[f+1] - 1 // before the comma
-			}
-			if f > 0 {
+		n := 0 // fields written
+		field := func(b []byte) {
+			if n > 0 {
 				out = append(out, ',')
 			}
-			if len(insert[f]) > 0 {
-				out = append(out, insert[f][1:]...) // without its leading comma
-				out = append(out, ',')
-			}
-			out = append(out, row[st:end]...)
+			out = append(out, b...)
+			n++
 		}
-		return append(out, insert[len(hasCols)]...)
+		for f, b := range bounds {
+			for _, v := range insert[f] {
+				field([]byte(v))
+			}
+			field(row[b[0]:b[1]])
+		}
+		for _, v := range insert[len(bounds)] {
+			field([]byte(v))
+		}
+		return out
 	}
 }
 
-// fieldStarts returns the offsets at which the fields of a CSV record
-// start (commas inside double quotes do not separate).
-func fieldStarts(row []byte) []int {
-	starts := []int{0}
-	quoted := false
+// fieldBounds returns the [start, end) offsets of the fields of a CSV
+// record (commas inside double quotes do not separate).
+func fieldBounds(row []byte) [][2]int {
+	var out [][2]int
+	start, quoted := 0, false
 	for i, c := range row {
 		switch {
 		case c == '"':
 			quoted = !quoted
 		case c == ',' && !quoted:
-			starts = append(starts, i+1)
+			out = append(out, [2]int{start, i})
+			start = i + 1
 		}
 	}
-	return starts
+	return append(out, [2]int{start, len(row)})
 }
 
-// splitFields returns the fields of a header record, unquoted.
-func splitFields(row []byte) [][]byte {
-	starts := fieldStarts(row)
-	out := make([][]byte, len(starts))
-	for f, st := range starts {
-		end := len(row)
-		if f+1 < len(starts) {
-			end = starts[f+1] - 1
-		}
-		field := row[st:end]
+// headerFields returns the column names of a header record, unquoted.
+func headerFields(row []byte) []string {
+	bounds := fieldBounds(row)
+	out := make([]string, len(bounds))
+	for f, b := range bounds {
+		field := row[b[0]:b[1]]
 		if len(field) >= 2 && field[0] == '"' && field[len(field)-1] == '"' {
 			field = bytes.ReplaceAll(field[1:len(field)-1], []byte(`""`), []byte(`"`))
 		}
-		out[f] = field
+		out[f] = string(field)
 	}
 	return out
 }
