@@ -27,7 +27,6 @@ type firstOrder struct {
 	net     *backprop.Net
 	trainer *backprop.Trainer
 	flat    []float64 // one parameter vector
-	rates   []float64 // [S] sum-rates of the last run
 }
 
 func newFirstOrder(g *group) (*firstOrder, error) {
@@ -49,7 +48,7 @@ func newFirstOrder(g *group) (*firstOrder, error) {
 	for a := 0; a < g.S*g.agents; a++ {
 		net.SetParams(a, g.theta[a*P:][:P])
 	}
-	return &firstOrder{net: net, trainer: tr, flat: make([]float64, P), rates: make([]float64, g.S)}, nil
+	return &firstOrder{net: net, trainer: tr, flat: make([]float64, P)}, nil
 }
 
 // step is iteration t of a first-order mode, after the group has drawn the
@@ -64,8 +63,7 @@ func (fo *firstOrder) step(g *group, t int, traces []SeedTrace) error {
 	if err := fo.net.Run(); err != nil {
 		return fmt.Errorf("zo: mode %s, iteration %d: %w", g.mode, t+1, err)
 	}
-	copy(fo.rates, fo.net.SumRates())
-	for s, sum := range fo.rates {
+	for s, sum := range fo.net.SumRates() {
 		if math.IsNaN(sum) || math.IsInf(sum, 0) {
 			return fmt.Errorf("zo: mode %s, seed %d, iteration %d: the sum-rate is %v; the policies diverged (lr = %g too large?)",
 				g.mode, g.seeds[s], t+1, sum, g.cfg.LR)
