@@ -58,16 +58,48 @@ type Group struct{ Cells []*Cell }
 // point, in plan order, at most size per group (size <= 0: at most 32, and
 // small enough that every worker gets about four groups, so that no core
 // idles long at the end of a run). Groups are ordered by their first cell.
-func Groups(cells []*Cell, workers, size int) []Group {
+func Groups(cells []*Cell, workers, size int) []Group { return groups(cells, workers, size, nil) }
+
+// GroupSizer is implemented by a family whose best group size depends on
+// the parameter point: MaxGroup returns the most cells per group for v, or
+// 0 for the engine's choice. (zo asks for large groups of the modes it runs
+// on a GPU, where one batch should hold as many seeds as fit.)
+type GroupSizer interface {
+	MaxGroup(v Values) int
+}
+
+// Groups splits cells into batched groups as Groups does, except that
+// without an explicit size a family that is a GroupSizer sets the size of
+// the points it has an opinion on.
+func (pl *Plan) Groups(cells []*Cell, workers, size int) []Group {
+	sizer, _ := pl.Family.(GroupSizer)
+	if size > 0 {
+		sizer = nil
+	}
+	return groups(cells, workers, size, sizer)
+}
+
+func groups(cells []*Cell, workers, size int, sizer GroupSizer) []Group {
 	if size <= 0 {
 		per := 4 * max(workers, 1)
 		size = max(1, min(32, (len(cells)+per-1)/per))
 	}
 	var out []Group
-	open := map[int]int{} // point -> index in out of its open group
+	open := map[int]int{}  // point -> index in out of its open group
+	sizes := map[int]int{} // point -> its group size
 	for _, c := range cells {
+		sz, ok := sizes[c.Point]
+		if !ok {
+			sz = size
+			if sizer != nil {
+				if m := sizer.MaxGroup(c.Values); m > 0 {
+					sz = m
+				}
+			}
+			sizes[c.Point] = sz
+		}
 		gi, ok := open[c.Point]
-		if !ok || len(out[gi].Cells) >= size {
+		if !ok || len(out[gi].Cells) >= sz {
 			out = append(out, Group{})
 			gi = len(out) - 1
 			open[c.Point] = gi
@@ -124,7 +156,7 @@ func (pl *Plan) Execute(ctx context.Context, cells []*Cell, store *results.Store
 	if flushEvery <= 0 {
 		flushEvery = 2 * time.Second
 	}
-	groups := Groups(cells, workers, opt.GroupSize)
+	groups := pl.Groups(cells, workers, opt.GroupSize)
 	var workTotal int64
 	for _, c := range cells {
 		workTotal += pl.Family.Work(c.Values)

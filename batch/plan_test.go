@@ -367,6 +367,47 @@ func TestGroups(t *testing.T) {
 	}
 }
 
+// sizedFamily is the toy family with an opinion on group sizes: points
+// with a = 2 want groups of 7.
+type sizedFamily struct{ toyFamily }
+
+func (*sizedFamily) MaxGroup(v Values) int {
+	if v.Int("a") == 2 {
+		return 7
+	}
+	return 0
+}
+
+// A family that is a GroupSizer sizes the groups of the points it names;
+// the others, and every point under an explicit size, are the engine's.
+func TestPlanGroupsAsksTheFamily(t *testing.T) {
+	spec, err := ParseSpec("toy.yaml", []byte("experiment: toy\nreplicates: 10\ngrid:\n  a: [1, 2]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := NewPlan(spec, Families{"toy": &sizedFamily{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		workers, size int
+		want          map[int][]int // a -> group sizes
+	}{
+		{4, 0, map[int][]int{1: {2, 2, 2, 2, 2}, 2: {7, 3}}},
+		{1, 0, map[int][]int{1: {5, 5}, 2: {7, 3}}},
+		{4, 4, map[int][]int{1: {4, 4, 2}, 2: {4, 4, 2}}},
+	} {
+		got := map[int][]int{}
+		for _, g := range pl.Groups(pl.Cells, tc.workers, tc.size) {
+			a := g.Cells[0].Values.Int("a")
+			got[a] = append(got[a], len(g.Cells))
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("workers %d size %d: group sizes %v, want %v", tc.workers, tc.size, got, tc.want)
+		}
+	}
+}
+
 func execute(t *testing.T, pl *Plan, dir string, cells []*Cell, opt ExecOptions) error {
 	t.Helper()
 	store, err := results.OpenStore(dir, "s0of1", pl.Columns, pl.Tables())
