@@ -9,6 +9,7 @@ import (
 
 	"github.com/batchrun/batchrun/batch"
 	"github.com/batchrun/batchrun/kernels"
+	"github.com/batchrun/batchrun/kernels/cuda"
 	"github.com/batchrun/batchrun/results"
 )
 
@@ -20,9 +21,18 @@ import (
 // seed, so every mode and fixed policy of a replicate sees the same
 // geometry, channel samples and perturbation directions, and ratios between
 // modes are paired comparisons.
+//
+// With a GPU, the zeroth-order modes (OnDevice) run on it in groups of up
+// to GPUGroup seeds; the first-order references and the fixed policies run
+// on Backend as before.
 type Family struct {
 	Backend kernels.Backend
+	GPU     cuda.Device // nil: everything on Backend
 }
+
+// GPUGroup is the most seeds of one parameter point that a GPU runs as one
+// batch (a GPU that has too little memory for them splits the batch).
+const GPUGroup = 4096
 
 var _ batch.Family = Family{}
 
@@ -35,8 +45,26 @@ func (Family) Schema() batch.Schema { return Schema() }
 // Presets returns the presets (see Presets).
 func (Family) Presets() []batch.Preset { return Presets() }
 
-// BackendName names the compute backend.
-func (f Family) BackendName() string { return f.Backend.Name() }
+// BackendName names the compute backends: the GPU's and the CPU's
+// kernels, or the CPU's alone.
+func (f Family) BackendName() string {
+	if f.GPU != nil {
+		return f.GPU.Name() + " + " + f.Backend.Name()
+	}
+	return f.Backend.Name()
+}
+
+// onGPU reports whether the cells of mode run on the GPU.
+func (f Family) onGPU(mode string) bool { return f.GPU != nil && OnDevice(mode) }
+
+// MaxGroup asks for groups of GPUGroup seeds for the modes that run on the
+// GPU, and leaves the others to the engine (see batch.GroupSizer).
+func (f Family) MaxGroup(v batch.Values) int {
+	if f.onGPU(v.String("mode")) {
+		return GPUGroup
+	}
+	return 0
+}
 
 // Paired returns ["mode"].
 func (Family) Paired() []string { return []string{"mode"} }
@@ -79,7 +107,7 @@ func (Family) Resolve(v batch.Values) (batch.Values, error) {
 func (Family) Work(v batch.Values) int64 { return int64(v.Int("T")) }
 
 // GroupBytes estimates the memory of a group of n cells.
-func (Family) GroupBytes(v batch.Values, n int) int64 {
+func (f Family) GroupBytes(v batch.Values, n int) int64 {
 	cfg, err := NewConfig(v)
 	if err != nil {
 		return 0
@@ -87,6 +115,11 @@ func (Family) GroupBytes(v batch.Values, n int) int64 {
 	if IsBaseline(cfg.Mode) {
 		// One seed at a time: a channel sample, WMMSE's work space, the trace.
 		return int64(cfg.N)*int64(cfg.N)*(4+8+8) + cfg.ResultBytes(n)
+	}
+	if f.onGPU(cfg.Mode) {
+		// Host memory only: the initial policies, the held-out set and
+		// the traces; the GPU splits a batch it has no room for.
+		return cfg.DeviceHostBytes(n) + cfg.ResultBytes(n)
 	}
 	return cfg.GroupBytes(cfg.Mode, n) + cfg.ResultBytes(n)
 }
@@ -101,7 +134,13 @@ func (f Family) RunGroup(ctx context.Context, cells []*batch.Cell, progress func
 	for i, c := range cells {
 		seeds[i] = c.Seed
 	}
-	traces, err := Run(ctx, &cfg, seeds, f.Backend, func(n int) { progress(int64(n)) })
+	run := Run
+	if f.onGPU(cfg.Mode) {
+		run = func(ctx context.Context, cfg *Config, seeds []uint64, be kernels.Backend, progress func(int)) ([]SeedTrace, error) {
+			return RunDevice(ctx, cfg, seeds, be, f.GPU, progress)
+		}
+	}
+	traces, err := run(ctx, &cfg, seeds, f.Backend, func(n int) { progress(int64(n)) })
 	if err != nil {
 		return nil, fmt.Errorf("zo %s: %w", describe(cells), err)
 	}

@@ -8,7 +8,6 @@ import (
 	"github.com/batchrun/batchrun/channel"
 	"github.com/batchrun/batchrun/kernels"
 	"github.com/batchrun/batchrun/kernels/philox"
-	"github.com/batchrun/batchrun/policy"
 )
 
 // SeedTrace is what one seed-run of one mode produces.
@@ -182,21 +181,8 @@ func newProcess(cfg *Config, key uint64, tag uint64, be kernels.Backend) (channe
 	return ar, nil
 }
 
-// initTheta draws the initial policies: PyTorch's nn.Linear initialisation,
-// the same vector for every agent (init=shared, the paper) or one per agent.
-func (g *group) initTheta() {
-	arch := policy.Arch{In: g.K, Hidden: g.cfg.Hidden}
-	P, A := g.P, g.agents
-	for s, key := range g.keys {
-		for a := 0; a < A; a++ {
-			agent := uint64(0)
-			if g.cfg.Init == "independent" {
-				agent = uint64(a)
-			}
-			policy.InitUniform(g.theta[(s*A+a)*P:][:P], arch, key, stream(tagInit, agent, 0))
-		}
-	}
-}
+// initTheta draws the initial policies (see initPolicies).
+func (g *group) initTheta() { initPolicies(g.theta, g.cfg, g.keys, g.agents, g.P) }
 
 // run executes T iterations and records the trace of every seed. It checks
 // ctx once per iteration.

@@ -240,3 +240,16 @@ func (c *Config) GroupBytes(mode string, seeds int) int64 {
 func (c *Config) ResultBytes(seeds int) int64 {
 	return int64(seeds) * int64(c.T) * 48
 }
+
+// DeviceHostBytes estimates the host memory of a group of `seeds`
+// seed-runs that runs on a GPU: the initial policies and path losses
+// before they are copied over, the held-out set, and the traces.
+func (c *Config) DeviceHostBytes(seeds int) int64 {
+	S, N, K := int64(seeds), int64(c.N), int64(c.K)
+	P := int64(kernels.MLP{In: c.K, Hidden: c.Hidden}.NumParams())
+	b := S*int64(c.Agents(c.Mode))*P*4 + S*N*N*(4+4+8)
+	if c.EvalEvery > 0 {
+		b += S * int64(c.EvalSamples) * (N*N + N*K + N) * 4
+	}
+	return b + S*int64(c.T)*8
+}
