@@ -4,12 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/batchrun/batchrun/kernels/cuda"
 	"io"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -157,48 +156,51 @@ func yesNo(b bool) string {
 	return "no"
 }
 
-// libcudaPaths are where NVIDIA's driver library usually lives.
-var libcudaPaths = []string{
-	"/usr/lib/x86_64-linux-gnu/libcuda.so.1",
-	"/usr/lib/aarch64-linux-gnu/libcuda.so.1",
-	"/usr/lib64/libcuda.so.1",
-	"/usr/lib/libcuda.so.1",
-	"/usr/local/cuda/lib64/libcuda.so.1",
-	"/usr/local/cuda/compat/libcuda.so.1",
-	"/usr/local/nvidia/lib64/libcuda.so.1",
-	"/usr/lib/wsl/lib/libcuda.so.1",
+// gpuReport says what the CUDA driver finds: the driver, every device,
+// and what --backend auto selects.
+func gpuReport() string {
+	var b strings.Builder
+	d, err := cuda.Load()
+	if err != nil {
+		fmt.Fprintf(&b, "GPU: none (%v)\n--backend auto runs on the CPU", err)
+		return b.String()
+	}
+	n, err := d.Devices()
+	if err != nil || n == 0 {
+		fmt.Fprintf(&b, "GPU: %s loaded (driver %s), but no device: %v\n--backend auto runs on the CPU", d.Library(), driverVersion(d.Version()), err)
+		return b.String()
+	}
+	fmt.Fprintf(&b, "GPU: %s loaded (driver %s), %s:\n", d.Library(), driverVersion(d.Version()), plural(n, "device"))
+	for i := 0; i < n; i++ {
+		g, err := d.Open(i, nil)
+		if err != nil {
+			fmt.Fprintf(&b, "  cuda:%d: %v\n", i, err)
+			continue
+		}
+		in := g.Info()
+		fmt.Fprintf(&b, "  cuda:%d %s, %.1f GiB (%.1f free), %s, %d SMs at %d MHz, memory %.0f GB/s peak\n",
+			i, in.Name, float64(in.TotalMemory)/(1<<30), float64(in.FreeMemory)/(1<<30), in.Arch(), in.SMs, in.ClockRate/1000, in.PeakBandwidth()/1e9)
+		g.Close()
+	}
+	g, err := openGPU(0)
+	if err != nil {
+		fmt.Fprintf(&b, "--backend auto runs on the CPU: device 0 does not load the zo kernels: %v", err)
+		return b.String()
+	}
+	fmt.Fprintf(&b, "--backend auto selects %s (--device picks another)", g.Name())
+	g.Close()
+	return b.String()
 }
 
-// findLibcuda returns the first libcuda.so.1 in the usual places or on
-// LD_LIBRARY_PATH ("" if none).
-func findLibcuda() string {
-	paths := slices.Clone(libcudaPaths)
-	for _, dir := range filepath.SplitList(os.Getenv("LD_LIBRARY_PATH")) {
-		if dir != "" {
-			paths = append(paths, filepath.Join(dir, "libcuda.so.1"))
-		}
-	}
-	for _, p := range paths {
-		if st, err := os.Stat(p); err == nil && !st.IsDir() {
-			return p
-		}
-	}
-	return ""
-}
-
-func gpuLine() string {
-	if p := findLibcuda(); p != "" {
-		return fmt.Sprintf("GPU: NVIDIA driver found (%s); the CUDA backend is not built yet", p)
-	}
-	return "GPU: none found (no libcuda.so.1); the CUDA backend is not built yet"
-}
+// driverVersion formats a CUDA driver version such as 13000 as "13.0".
+func driverVersion(v int) string { return fmt.Sprintf("%d.%d", v/1000, v%1000/10) }
 
 const infoUsage = `Usage: batchrun info
 
 Prints what batchrun finds on this machine: its version and Go toolchain,
 the CPU with its SIMD features, the kernel variants the CPU runs and this
-binary has, the one --kernels auto selects, and whether a GPU driver
-(libcuda.so.1) is present.
+binary has, the one --kernels auto selects, and what the CUDA driver
+(libcuda.so.1) finds: its devices and the one --backend auto selects.
 `
 
 func cmdInfo(args []string, stdout, stderr io.Writer) error {
@@ -247,11 +249,11 @@ func cmdInfo(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "Selected kernels: %s (%s; %s)\n", v.name, be.Name(), how)
 	fmt.Fprintf(stdout, "FMA peak loops (batchrun bench measures them): %s\n", strings.Join(peak.Supported(), ", "))
-	fmt.Fprintln(stdout, gpuLine())
+	fmt.Fprintln(stdout, gpuReport())
 	return nil
 }
 
-const benchUsage = `Usage: batchrun bench [--kernels auto|generic|avx2|avx512] [--quick]
+const benchUsage = `Usage: batchrun bench [--kernels auto|generic|avx2|avx512] [--quick] [--device N]
 
 Measures this machine for batchrun:
 
@@ -276,7 +278,14 @@ Measures this machine for batchrun:
   6. the zo first-order references (gorgonia graphs, Adam): paper000 with
      T = 200 (--quick: 50), first-order and central-first-order, 2
      replicates per worker, through the sweep engine on all cores, in
-     seconds per seed-run scaled to T = 2000.
+     seconds per seed-run scaled to T = 2000;
+  7. where a CUDA GPU loads (--device picks it): the device time of every
+     zo kernel of paper000 (async) for 1024 seeds (--quick: 256), with the
+     forward pass's GFLOP/s and fraction of the float32 FMA peak; the
+     update's memory throughput and fraction of the memory peak with every
+     ring slot in use; and end to end through the sweep engine, paper000's
+     four zeroth-order modes and paper000 with N = 256, in seed-runs per
+     second at T = 2000 and against section 3's CPU rate.
 
 Timings take about 0.3 s per measure (--quick: 0.05 s) plus the end-to-end
 runs, a few seconds on 2 cores.
@@ -286,8 +295,12 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlagSet("bench", benchUsage)
 	kernelsFlag := fs.String("kernels", "", "kernel variant: auto, "+strings.Join(variantNames(), ", ")+" (default: $"+cpu.EnvVariable+", else auto: the best the CPU runs and this binary has)")
 	quick := fs.Bool("quick", false, "short timings (0.05 s per measure instead of 0.3 s)")
+	device := fs.Int("device", 0, "CUDA device of section 7")
 	if err := parseFlags(fs, args, stdout, false); err != nil {
 		return err
+	}
+	if *device < 0 {
+		return usagef("--device %d: want a CUDA device ordinal >= 0", *device)
 	}
 	sel, selBE, err := selectKernels(*kernelsFlag)
 	if err != nil {
@@ -423,7 +436,11 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	// 6. zo first-order references.
-	return firstOrderThroughput(ctx, stdout, selBE, *quick, workers)
+	if err := firstOrderThroughput(ctx, stdout, selBE, *quick, workers); err != nil {
+		return err
+	}
+	// 7. The GPU.
+	return gpuBench(ctx, stdout, selBE, *device, *quick, workers, rows[0].rate)
 }
 
 // firstOrderThroughput runs paper000's first-order references with a short

@@ -78,6 +78,8 @@ func TestBadInputExits2AndWritesNothing(t *testing.T) {
 		{"two replicate flags", "", []string{"--seeds", "3", "--seed-list", "1"}, []string{"give one of"}},
 		{"unknown flag", "", []string{"--seedz", "3"}, []string{"seedz"}},
 		{"workers", "", []string{"--workers", "0"}, []string{"--workers"}},
+		{"unknown backend", "", []string{"--backend", "gpu"}, []string{`--backend "gpu"`, "allowed: auto, cpu, cuda"}},
+		{"negative device", "", []string{"--device", "-1"}, []string{"--device -1", "ordinal >= 0"}},
 		{"progress style", "", []string{"--progress", "fancy"}, []string{"--progress", "plain"}},
 		{"spec and preset", "experiment: zo\n", []string{"--preset", "paper000"}, []string{"give a spec file, --preset or --experiment, not two"}},
 		{"memory", "", []string{"--set", "N=200000", "--seeds", "64"}, []string{"GiB", "--workers"}},

@@ -78,6 +78,14 @@ n); --shard auto takes i and n from a Slurm job array (SLURM_ARRAY_TASK_ID,
 SLURM_ARRAY_TASK_MIN, SLURM_ARRAY_TASK_COUNT) or a Kubernetes Indexed Job
 (JOB_COMPLETION_INDEX, with --shards n). Then run batchrun merge DIR.
 
+GPU: with --backend auto (the default) or cuda, the zeroth-order zo modes
+(async, fixed-delay, sync, central-zo) run on a CUDA GPU when libcuda.so.1
+loads and --device exists, each parameter point's replicates as one batch of
+up to 4096 seeds (split when the GPU runs out of memory); everything else
+runs on the CPU. Without a GPU, auto says so in one line and runs on the
+CPU; cuda exits 2. The manifest names the backends. CPU and GPU use the same
+random numbers, and their results agree to float tolerance.
+
 Seeds: every cell's seed derives from the root seed, its parameters and its
 replicate index, so results never depend on workers, groups or shards.
 `
@@ -280,7 +288,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "concurrent groups (default: the CPUs this process may use; results do not depend on it)")
 	group := fs.Int("group", 0, "most cells per batched group (0: automatic; results do not depend on it)")
 	fresh := fs.Bool("fresh", false, "discard the results already in the run directory instead of resuming")
-	kernelsName := kernelsFlag(fs)
+	cf := addComputeFlags(fs)
 	progress := fs.String("progress", "auto", "progress output on stderr: "+strings.Join(batch.ProgressStyles, ", ")+" (auto: bar on a terminal, plain otherwise)")
 	every := fs.Duration("progress-every", 30*time.Second, "interval of plain and json progress lines")
 	flushEvery := fs.Duration("flush-every", 2*time.Second, "commit completed cells at least this often")
@@ -289,14 +297,24 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 		return err
 	}
 	// Everything the user gave is checked before anything is written.
-	be, err := backend(*kernelsName)
+	if err := cf.check(); err != nil {
+		return err
+	}
+	comp, err := cf.cpuOnly()
 	if err != nil {
 		return err
 	}
-	fams := families(be)
-	plan, shard, err := sf.load(fs, fams)
+	plan, shard, err := sf.load(fs, comp.families())
 	if err != nil {
 		return err
+	}
+	if plan.Family.Name() == "zo" {
+		// Only zo computes on a GPU.
+		if comp, err = cf.resolve(); err != nil {
+			return err
+		}
+		defer comp.close()
+		plan.Family = comp.families()["zo"]
 	}
 	if *workers < 1 {
 		return usagef("--workers %d: want >= 1", *workers)
@@ -316,7 +334,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 		return usagef("--fresh with --shard would discard the other shards' results; clear the directory once before submitting the shards")
 	}
 	cells := plan.ShardCells(shard)
-	groups := batch.Groups(cells, *workers, *group)
+	groups := plan.Groups(cells, *workers, *group)
 	if err := plan.CheckMemory(groups, *workers, batch.AvailableMemory()*9/10); err != nil {
 		return usageError{err}
 	}
@@ -348,7 +366,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 	}
 	host := results.ThisHost()
 	m := manifest(plan, append([]string{"batchrun", "run"}, args...))
-	m.Status, m.Shard, m.Workers, m.Backend, m.Host, m.Start = "running", shard.String(), *workers, be.Name(), &host, time.Now().UTC()
+	m.Status, m.Shard, m.Workers, m.Backend, m.Host, m.Start = "running", shard.String(), *workers, comp.name(), &host, time.Now().UTC()
 	procPath := filepath.Join(dir, "runs", store.Label()+".json")
 	if err := results.WriteManifest(procPath, m); err != nil {
 		return err
@@ -358,11 +376,14 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 			fmt.Fprintf(stderr, format+"\n", a...)
 		}
 	}
-	if others := otherBackends(dir, be.Name()); len(others) > 0 && len(todo) > 0 {
-		say("batchrun: note: earlier cells of %s ran on %s, these run on %s: results agree to float tolerance across kernels, not bit for bit (--kernels picks them)", dir, strings.Join(others, ", "), be.Name())
+	if comp.fallback != "" {
+		say("%s", comp.fallback)
+	}
+	if others := otherBackends(dir, comp.name()); len(others) > 0 && len(todo) > 0 {
+		say("batchrun: note: earlier cells of %s ran on %s, these run on %s: results agree to float tolerance across kernels, not bit for bit (--kernels and --backend pick them)", dir, strings.Join(others, ", "), comp.name())
 	}
 	say("batchrun: %s: %d cells in the plan, shard %s has %d: %d done, %d to run in %s on %s (%s)",
-		dir, len(plan.Cells), shard, len(cells), len(cells)-len(todo), len(todo), plural(len(batch.Groups(todo, *workers, *group)), "group"), plural(*workers, "worker"), be.Name())
+		dir, len(plan.Cells), shard, len(cells), len(cells)-len(todo), len(todo), plural(len(plan.Groups(todo, *workers, *group)), "group"), plural(*workers, "worker"), comp.name())
 	stats, runErr := plan.Execute(ctx, todo, store, batch.ExecOptions{
 		Workers: *workers, GroupSize: *group, FlushEvery: *flushEvery,
 		Progress: batch.NewProgress(stderr, style, *every, shard.Label()),
