@@ -105,6 +105,26 @@ func TestDeviceMatchesCPU(t *testing.T) {
 	}
 }
 
+// TestDeviceUnderSanitizers runs every mode with the kernels built with
+// AddressSanitizer and UndefinedBehaviorSanitizer: an access past the end
+// of a buffer, which a GPU may or may not fault on, fails the test.
+func TestDeviceUnderSanitizers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("sanitized kernels are slow; skipped with -short")
+	}
+	dev := emuDevice(t, emu.Options{Sanitize: true})
+	for _, ch := range []string{"ar1", "rayleigh"} {
+		for _, mode := range ZOModes {
+			if ch == "rayleigh" && mode != ModeSync {
+				continue // the channel kernel is all that differs
+			}
+			cfg := testConfig(t, "mode="+mode, "channel="+ch, "N=6", "B=3", "K=3", "hidden=8,6", "T=120",
+				"buffer=5", "D=3", "E=50", "eval_samples=8", "up_p=0.7", "tx_p=0.8")
+			runDevice(t, cfg, []uint64{3, 11, 12}, dev)
+		}
+	}
+}
+
 // TestDeviceMatchesCPUOnPaper000 is the acceptance check at the
 // paper's shape: 100 iterations of every zeroth-order mode of paper000
 // (N = 24, B = 10, K = 5, two hidden layers of 30) agree with the CPU to

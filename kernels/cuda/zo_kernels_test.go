@@ -29,28 +29,6 @@ func emuQueue(t *testing.T) cuda.Queue {
 	return q
 }
 
-// put copies src to new device memory.
-func put[T any](t *testing.T, q cuda.Queue, src []T) cuda.Ptr {
-	t.Helper()
-	b := cuda.Bytes(src)
-	p, err := q.Alloc(int64(len(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := q.Upload(p, b); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-// get copies device memory into dst.
-func get[T any](t *testing.T, q cuda.Queue, dst []T, src cuda.Ptr) {
-	t.Helper()
-	if err := q.Download(cuda.Bytes(dst), src); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func launch(t *testing.T, q cuda.Queue, kernel string, grid, block cuda.Dim, args ...uint64) {
 	t.Helper()
 	if err := q.Launch(kernel, grid, block, args...); err != nil {
@@ -94,7 +72,7 @@ func TestChannelAndObservationBitForBit(t *testing.T) {
 			pl[s*nn+i] = float32(v)
 		}
 	}
-	dKeys, dPL := put(t, q, keys), put(t, q, pl)
+	dKeys, dPL := cudatest.Put(t, q, keys), cudatest.Put(t, q, pl)
 	f, _ := q.Alloc(int64(S * nn * 4))
 	h, _ := q.Alloc(int64(S * Q * nn * 4))
 	x, _ := q.Alloc(int64(S * Q * N * K * 4))
@@ -108,8 +86,8 @@ func TestChannelAndObservationBitForBit(t *testing.T) {
 			cuda.U64(uint64(Q*nn)), cuda.I32(S), cuda.I32(nn), cuda.I32(Q), cuda.U64(uint64(round*Q)), cuda.F32(a), cuda.F32(b), cuda.F32(0.05))
 		launch(t, q, "zo_observe", cuda.D1(S), cuda.D1(4), h.Arg(), cuda.U64(uint64(Q*nn)), x.Arg(), cuda.U64(uint64(Q*N*K)), prev.Arg(),
 			cuda.I32(N), cuda.I32(K), cuda.I32(Q))
-		get(t, q, gotH, h)
-		get(t, q, gotX, x)
+		cudatest.Get(t, q, gotH, h)
+		cudatest.Get(t, q, gotX, x)
 		for s := range keys {
 			for j := 0; j < Q; j++ {
 				hs := wantH[(s*Q+j)*nn:][:nn]
@@ -135,7 +113,7 @@ func TestChannelAndObservationBitForBit(t *testing.T) {
 	}
 	launch(t, q, "zo_channel_rayleigh", cuda.Grid(S*nn, 32), cuda.D1(32), dKeys.Arg(), cuda.U64(stream), h.Arg(),
 		cuda.U64(uint64(Q*nn)), cuda.I32(S), cuda.I32(nn), cuda.I32(Q), cuda.U64(5))
-	get(t, q, gotH, h)
+	cudatest.Get(t, q, gotH, h)
 	for j := 0; j < 5+Q; j++ {
 		r.Next(wantH[:nn])
 		if j >= 5 {
@@ -155,12 +133,12 @@ func TestPerturbBitForBit(t *testing.T) {
 	const upP = 0.6
 	ring, _ := q.Alloc(int64(S * A * slots * P * 4))
 	explored, _ := q.Alloc(int64(S * A * slots))
-	launch(t, q, "zo_perturb", cuda.Grid(S*A*((P+3)/4), 8), cuda.D1(8), put(t, q, keys).Arg(), cuda.U64(stream), ring.Arg(), explored.Arg(),
+	launch(t, q, "zo_perturb", cuda.Grid(S*A*((P+3)/4), 8), cuda.D1(8), cudatest.Put(t, q, keys).Arg(), cuda.U64(stream), ring.Arg(), explored.Arg(),
 		cuda.I32(S), cuda.I32(A), cuda.I32(P), cuda.I32(slots), cuda.I32(slot), cuda.I32(1), cuda.U64(explore), cuda.F64(upP))
 	got := make([]float32, S*A*slots*P)
 	gotE := make([]uint8, S*A*slots)
-	get(t, q, got, ring)
-	get(t, q, gotE, explored)
+	cudatest.Get(t, q, got, ring)
+	cudatest.Get(t, q, gotE, explored)
 	want := make([]float32, P)
 	seen := map[bool]int{}
 	for s, key := range keys {
@@ -198,11 +176,11 @@ func TestUpdateBitForBit(t *testing.T) {
 			coef[i] = 0
 		}
 	}
-	dTheta := put(t, q, theta)
-	launch(t, q, "zo_update", cuda.Grid(S*A*P, 16), cuda.D1(16), dTheta.Arg(), put(t, q, ring).Arg(), put(t, q, coef).Arg(),
+	dTheta := cudatest.Put(t, q, theta)
+	launch(t, q, "zo_update", cuda.Grid(S*A*P, 16), cuda.D1(16), dTheta.Arg(), cudatest.Put(t, q, ring).Arg(), cudatest.Put(t, q, coef).Arg(),
 		cuda.I32(S), cuda.I32(A), cuda.I32(P), cuda.I32(slots))
 	got := make([]float32, len(theta))
-	get(t, q, got, dTheta)
+	cudatest.Get(t, q, got, dTheta)
 	be, _ := cpu.NewVariant(cpu.Generic)
 	be.Update(&kernels.Update{S: S, N: A, P: P, Slots: slots, Theta: theta, ThetaSeedStride: A * P, ThetaAgentStride: P,
 		Ring: ring, RingSeedStride: A * slots * P, RingAgentStride: slots * P, Coef: coef})
@@ -234,15 +212,15 @@ func TestForwardAndRates(t *testing.T) {
 	be, _ := cpu.NewVariant(cpu.Generic)
 	be.Forward(&kernels.Forward{Net: net, S: S, N: N, B: B, Theta: theta, ThetaSeedStride: N * P, ThetaAgentStride: P,
 		U: u, USeedStride: N * P, UAgentStride: P, Mu: mu, Obs: obs, ObsSeedStride: B * N * In, Pmax: pmax, Power: want, PowerSeedStride: B * N})
-	dHidden := put(t, q, []int32{7, 5})
-	dTheta, dU, dObs := put(t, q, theta), put(t, q, u), put(t, q, obs)
+	dHidden := cudatest.Put(t, q, []int32{7, 5})
+	dTheta, dU, dObs := cudatest.Put(t, q, theta), cudatest.Put(t, q, u), cudatest.Put(t, q, obs)
 	power, _ := q.Alloc(int64(S * B * N * 4))
 	got := make([]float32, S*B*N)
 	for _, w := range cuda.ForwardWidths {
 		launch(t, q, "zo_forward_w"+strconv.Itoa(w), cuda.Grid(S*N*B, 16), cuda.D1(16), dTheta.Arg(), cuda.U64(uint64(N*P)), cuda.U64(uint64(P)),
 			dU.Arg(), cuda.U64(uint64(N*P)), cuda.U64(uint64(P)), cuda.F32(mu), dObs.Arg(), cuda.U64(uint64(B*N*In)), power.Arg(),
 			cuda.U64(uint64(B*N)), cuda.I32(S), cuda.I32(N), cuda.I32(B), cuda.I32(In), dHidden.Arg(), cuda.I32(2), cuda.F32(pmax))
-		get(t, q, got, power)
+		cudatest.Get(t, q, got, power)
 		for i := range want {
 			if d := math.Abs(float64(got[i] - want[i])); d > 1e-5*pmax {
 				t.Fatalf("width %d: power[%d] = %v, want %v", w, i, got[i], want[i])
@@ -250,10 +228,10 @@ func TestForwardAndRates(t *testing.T) {
 		}
 	}
 	mean, _ := q.Alloc(int64(S * N * 8))
-	launch(t, q, "zo_rates", cuda.Grid(S*N, 4), cuda.D1(4), put(t, q, h).Arg(), cuda.U64(uint64(B*N*N)), put(t, q, want).Arg(),
+	launch(t, q, "zo_rates", cuda.Grid(S*N, 4), cuda.D1(4), cudatest.Put(t, q, h).Arg(), cuda.U64(uint64(B*N*N)), cudatest.Put(t, q, want).Arg(),
 		cuda.U64(uint64(B*N)), cuda.F64(0.5), mean.Arg(), cuda.I32(S), cuda.I32(N), cuda.I32(B))
 	gotRate := make([]float64, S*N)
-	get(t, q, gotRate, mean)
+	cudatest.Get(t, q, gotRate, mean)
 	wantRate := make([]float64, S*N)
 	be.Rates(&kernels.Rates{S: S, N: N, B: B, H: h, HSeedStride: B * N * N, Power: want, PowerSeedStride: B * N, Sigma2: 0.5, MeanRate: wantRate})
 	for i := range wantRate {

@@ -42,3 +42,25 @@ func Device(tb testing.TB, opt emu.Options) *emu.Device {
 	})
 	return dev
 }
+
+// Put copies src to new device memory of q.
+func Put[T any](tb testing.TB, q cuda.Queue, src []T) cuda.Ptr {
+	tb.Helper()
+	b := cuda.Bytes(src)
+	p, err := q.Alloc(int64(max(len(b), 1)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := q.Upload(p, b); err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
+// Get copies device memory at src into dst.
+func Get[T any](tb testing.TB, q cuda.Queue, dst []T, src cuda.Ptr) {
+	tb.Helper()
+	if err := q.Download(cuda.Bytes(dst), src); err != nil {
+		tb.Fatal(err)
+	}
+}

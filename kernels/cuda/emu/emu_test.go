@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/batchrun/batchrun/kernels/cuda"
+	"github.com/batchrun/batchrun/kernels/cuda/cudatest"
 	"github.com/batchrun/batchrun/kernels/cuda/emu"
 )
 
@@ -18,6 +19,7 @@ var testKernels = []emu.Kernel{
 	{Name: "trap_at"},
 	{Name: "crash"},
 	{Name: "barrier_unflagged"},
+	{Name: "past_end"},
 }
 
 // skipWithoutCompiler skips the test where err says there is no C++
@@ -32,14 +34,22 @@ func skipWithoutCompiler(t *testing.T, err error) {
 	}
 }
 
-// open opens the test kernels with a queue.
-func open(t *testing.T, opt emu.Options) (*emu.Device, cuda.Queue) {
+// openDevice opens the test kernels; the caller closes the device.
+func openDevice(t *testing.T, opt emu.Options) *emu.Device {
 	t.Helper()
 	dev, err := emu.Open(filepath.Join("testdata", "kernels.cu"), testKernels, opt)
 	skipWithoutCompiler(t, err)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return dev
+}
+
+// open opens the test kernels with a queue, both closed when the test
+// ends.
+func open(t *testing.T, opt emu.Options) (*emu.Device, cuda.Queue) {
+	t.Helper()
+	dev := openDevice(t, opt)
 	q, err := dev.NewQueue()
 	if err != nil {
 		t.Fatal(err)
@@ -53,25 +63,11 @@ func open(t *testing.T, opt emu.Options) (*emu.Device, cuda.Queue) {
 	return dev, q
 }
 
-func put[T any](t *testing.T, q cuda.Queue, s []T) cuda.Ptr {
-	t.Helper()
-	b := cuda.Bytes(s)
-	p, err := q.Alloc(int64(len(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := q.Upload(p, b); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
+// get downloads n values from p.
 func get[T any](t *testing.T, q cuda.Queue, p cuda.Ptr, n int) []T {
 	t.Helper()
 	s := make([]T, n)
-	if err := q.Download(cuda.Bytes(s), p); err != nil {
-		t.Fatal(err)
-	}
+	cudatest.Get(t, q, s, p)
 	return s
 }
 
@@ -82,7 +78,7 @@ func TestAxpy(t *testing.T) {
 	for i := range x {
 		x[i], y[i] = float32(i)/7, float32(n-i)/3
 	}
-	px, py := put(t, q, x), put(t, q, y)
+	px, py := cudatest.Put(t, q, x), cudatest.Put(t, q, y)
 	const a = float32(1.5)
 	if err := q.Launch("axpy", cuda.Grid(n, 128), cuda.D1(128), cuda.I32(n), cuda.F32(a), px.Arg(), py.Arg()); err != nil {
 		t.Fatal(err)
@@ -105,7 +101,7 @@ func TestBarrierReduction(t *testing.T) {
 	for i := range x {
 		x[i] = float64(i + 1)
 	}
-	px := put(t, q, x)
+	px := cudatest.Put(t, q, x)
 	blocks := (n + per - 1) / per
 	out, err := q.Alloc(int64(8 * blocks))
 	if err != nil {
@@ -157,7 +153,7 @@ func TestThreeDimensionalIndices(t *testing.T) {
 
 func TestZeroAndMemoryAccounting(t *testing.T) {
 	dev, q := open(t, emu.Options{MemoryLimit: 4096})
-	p := put(t, q, []float32{1, 2, 3, 4})
+	p := cudatest.Put(t, q, []float32{1, 2, 3, 4})
 	if err := q.Zero(p.Add(4), 8); err != nil {
 		t.Fatal(err)
 	}
@@ -271,11 +267,7 @@ func TestBuildErrors(t *testing.T) {
 func TestBuildIsCached(t *testing.T) {
 	cache := t.TempDir()
 	for range 2 {
-		dev, err := emu.Open(filepath.Join("testdata", "kernels.cu"), testKernels, emu.Options{CacheDir: cache})
-		skipWithoutCompiler(t, err)
-		if err != nil {
-			t.Fatal(err)
-		}
+		dev := openDevice(t, emu.Options{CacheDir: cache})
 		if dev.Name() != emu.Name {
 			t.Errorf("Name = %q", dev.Name())
 		}
@@ -291,11 +283,7 @@ func TestBuildIsCached(t *testing.T) {
 }
 
 func TestDeviceCloseNeedsQueuesClosed(t *testing.T) {
-	dev, err := emu.Open(filepath.Join("testdata", "kernels.cu"), testKernels, emu.Options{})
-	skipWithoutCompiler(t, err)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dev := openDevice(t, emu.Options{})
 	q, err := dev.NewQueue()
 	if err != nil {
 		t.Fatal(err)
@@ -309,5 +297,27 @@ func TestDeviceCloseNeedsQueuesClosed(t *testing.T) {
 	}
 	if _, err := dev.NewQueue(); err == nil {
 		t.Error("NewQueue on a closed device succeeded")
+	}
+}
+
+// With Sanitize, a write just past an allocation is an error naming the
+// kernel; without, it goes unnoticed (it lands in the allocator's padding).
+func TestSanitizeCatchesOutOfBounds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a sanitized build; skipped with -short")
+	}
+	for _, sanitize := range []bool{false, true} {
+		_, q := open(t, emu.Options{Sanitize: sanitize})
+		p, err := q.Alloc(4 * 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = q.Launch("past_end", cuda.D1(1), cuda.D1(1), p.Arg(), cuda.I32(10))
+		switch {
+		case !sanitize && err != nil:
+			t.Errorf("without Sanitize: %v", err)
+		case sanitize && (err == nil || !strings.Contains(err.Error(), "heap-buffer-overflow") || !strings.Contains(err.Error(), "past_end")):
+			t.Errorf("with Sanitize: %v, want a heap-buffer-overflow in past_end", err)
+		}
 	}
 }

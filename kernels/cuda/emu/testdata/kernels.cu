@@ -51,3 +51,6 @@ extern "C" __global__ void crash(int *p) {
 
 // barrier_unflagged calls __syncthreads but is registered without Barrier.
 extern "C" __global__ void barrier_unflagged() { __syncthreads(); }
+
+// past_end writes p[n], one past an allocation of n ints.
+extern "C" __global__ void past_end(int *p, int n) { p[n] = 1; }
