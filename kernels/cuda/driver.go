@@ -20,37 +20,38 @@ type Driver struct {
 	// (CUcontext, CUmodule, CUfunction, CUstream, CUevent) are uintptr,
 	// device addresses (CUdeviceptr) uint64, CUdevice and C ints int32,
 	// size_t uintptr; every function returns a CUresult.
-	cuInit                    func(flags uint32) uint32
-	cuDriverGetVersion        func(version *int32) uint32
-	cuGetErrorName            func(code uint32, str **byte) uint32
-	cuGetErrorString          func(code uint32, str **byte) uint32
-	cuDeviceGetCount          func(count *int32) uint32
-	cuDeviceGet               func(dev *int32, ordinal int32) uint32
-	cuDeviceGetName           func(name *byte, size int32, dev int32) uint32
-	cuDeviceGetAttribute      func(value *int32, attr int32, dev int32) uint32
-	cuDeviceTotalMem          func(bytes *uintptr, dev int32) uint32
-	cuDevicePrimaryCtxRetain  func(ctx *uintptr, dev int32) uint32
-	cuDevicePrimaryCtxRelease func(dev int32) uint32
-	cuCtxSetCurrent           func(ctx uintptr) uint32
-	cuCtxSynchronize          func() uint32
-	cuMemGetInfo              func(free, total *uintptr) uint32
-	cuModuleLoadDataEx        func(mod *uintptr, image *byte, n uint32, options *int32, values *uintptr) uint32
-	cuModuleUnload            func(mod uintptr) uint32
-	cuModuleGetFunction       func(fn *uintptr, mod uintptr, name string) uint32
-	cuStreamCreate            func(stream *uintptr, flags uint32) uint32
-	cuStreamDestroy           func(stream uintptr) uint32
-	cuStreamSynchronize       func(stream uintptr) uint32
-	cuMemAlloc                func(p *uint64, bytes uintptr) uint32
-	cuMemFree                 func(p uint64) uint32
-	cuMemcpyHtoDAsync         func(dst uint64, src unsafe.Pointer, bytes uintptr, stream uintptr) uint32
-	cuMemcpyDtoHAsync         func(dst unsafe.Pointer, src uint64, bytes uintptr, stream uintptr) uint32
-	cuMemsetD8Async           func(dst uint64, value uint8, n uintptr, stream uintptr) uint32
-	cuLaunchKernel            func(fn uintptr, gx, gy, gz, bx, by, bz, sharedMem uint32, stream uintptr, params *unsafe.Pointer, extra uintptr) uint32
-	cuEventCreate             func(event *uintptr, flags uint32) uint32
-	cuEventRecord             func(event, stream uintptr) uint32
-	cuEventSynchronize        func(event uintptr) uint32
-	cuEventElapsedTime        func(ms *float32, start, end uintptr) uint32
-	cuEventDestroy            func(event uintptr) uint32
+	cuInit                     func(flags uint32) uint32
+	cuDriverGetVersion         func(version *int32) uint32
+	cuGetErrorName             func(code uint32, str **byte) uint32
+	cuGetErrorString           func(code uint32, str **byte) uint32
+	cuDeviceGetCount           func(count *int32) uint32
+	cuDeviceGet                func(dev *int32, ordinal int32) uint32
+	cuDeviceGetName            func(name *byte, size int32, dev int32) uint32
+	cuDeviceGetAttribute       func(value *int32, attr int32, dev int32) uint32
+	cuDeviceTotalMem           func(bytes *uintptr, dev int32) uint32
+	cuDevicePrimaryCtxSetFlags func(dev int32, flags uint32) uint32
+	cuDevicePrimaryCtxRetain   func(ctx *uintptr, dev int32) uint32
+	cuDevicePrimaryCtxRelease  func(dev int32) uint32
+	cuCtxSetCurrent            func(ctx uintptr) uint32
+	cuCtxSynchronize           func() uint32
+	cuMemGetInfo               func(free, total *uintptr) uint32
+	cuModuleLoadDataEx         func(mod *uintptr, image *byte, n uint32, options *int32, values *uintptr) uint32
+	cuModuleUnload             func(mod uintptr) uint32
+	cuModuleGetFunction        func(fn *uintptr, mod uintptr, name string) uint32
+	cuStreamCreate             func(stream *uintptr, flags uint32) uint32
+	cuStreamDestroy            func(stream uintptr) uint32
+	cuStreamSynchronize        func(stream uintptr) uint32
+	cuMemAlloc                 func(p *uint64, bytes uintptr) uint32
+	cuMemFree                  func(p uint64) uint32
+	cuMemcpyHtoDAsync          func(dst uint64, src unsafe.Pointer, bytes uintptr, stream uintptr) uint32
+	cuMemcpyDtoHAsync          func(dst unsafe.Pointer, src uint64, bytes uintptr, stream uintptr) uint32
+	cuMemsetD8Async            func(dst uint64, value uint8, n uintptr, stream uintptr) uint32
+	cuLaunchKernel             func(fn uintptr, gx, gy, gz, bx, by, bz, sharedMem uint32, stream uintptr, params *unsafe.Pointer, extra uintptr) uint32
+	cuEventCreate              func(event *uintptr, flags uint32) uint32
+	cuEventRecord              func(event, stream uintptr) uint32
+	cuEventSynchronize         func(event uintptr) uint32
+	cuEventElapsedTime         func(ms *float32, start, end uintptr) uint32
+	cuEventDestroy             func(event uintptr) uint32
 }
 
 // symbols returns the entry points of d by their exported names.
@@ -71,6 +72,7 @@ func (d *Driver) symbols() []struct {
 		{"cuDeviceGetName", &d.cuDeviceGetName},
 		{"cuDeviceGetAttribute", &d.cuDeviceGetAttribute},
 		{"cuDeviceTotalMem_v2", &d.cuDeviceTotalMem},
+		{"cuDevicePrimaryCtxSetFlags_v2", &d.cuDevicePrimaryCtxSetFlags},
 		{"cuDevicePrimaryCtxRetain", &d.cuDevicePrimaryCtxRetain},
 		{"cuDevicePrimaryCtxRelease_v2", &d.cuDevicePrimaryCtxRelease},
 		{"cuCtxSetCurrent", &d.cuCtxSetCurrent},

@@ -60,6 +60,10 @@ const (
 	attrComputeCapMinor      = 76
 )
 
+// CU_CTX_SCHED_BLOCKING_SYNC: a thread waiting for the context's work
+// blocks on a synchronization primitive instead of spinning.
+const ctxSchedBlockingSync = 0x04
+
 // CUjit_option values of cuModuleLoadDataEx.
 const (
 	jitErrorLogBuffer    = 5
@@ -87,6 +91,12 @@ func (d *Driver) Open(ordinal int, module []byte) (*GPU, error) {
 	if err := g.describe(ordinal); err != nil {
 		return nil, err
 	}
+	// A host thread that waits for the GPU (a copy back, Sync) sleeps
+	// instead of spinning, leaving its core to the CPU groups that run
+	// beside the GPU's. This is the context's scheduling policy only: a
+	// driver that refuses it (another user of the primary context in this
+	// process chose otherwise) leaves the default, which is as correct.
+	_ = d.cuDevicePrimaryCtxSetFlags(g.dev, ctxSchedBlockingSync)
 	if err := d.check("cuDevicePrimaryCtxRetain", d.cuDevicePrimaryCtxRetain(&g.ctx, g.dev)); err != nil {
 		return nil, err
 	}

@@ -257,6 +257,7 @@ func TestOpen(t *testing.T) {
 	}
 	f.expectCount(t, "module:len", int64(len(fakeModule)))
 	f.expectCount(t, "live:modules", 1)
+	f.expectCount(t, "ctx:flags", ctxSchedBlockingSync) // waiting threads sleep
 	f.expectCount(t, "live:ctxrefs", 1)
 	if err := g.Close(); err != nil {
 		t.Fatal(err)

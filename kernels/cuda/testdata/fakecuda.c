@@ -13,7 +13,7 @@
 //
 // and counters the tests read with fake_get(key): live:allocs,
 // live:streams, live:events, live:modules, live:ctxrefs (references to
-// primary contexts), calls:NAME, and of the last launch launch:grid.x ..
+// primary contexts), ctx:flags (the last primary context flags set), calls:NAME, and of the last launch launch:grid.x ..
 // launch:block.z, launch:shared, launch:stream, launch:nargs.
 //
 // A module is text of lines "kernel NAME SIZE...", one SIZE in bytes per
@@ -233,6 +233,14 @@ CUresult cuDeviceTotalMem_v2(size_t *bytes, CUdevice dev) {
 	if (dev < 0 || dev >= devices())
 		RETURN(CUDA_ERROR_INVALID_DEVICE);
 	*bytes = (size_t)get("totalmem", 80LL << 30);
+	RETURN(CUDA_SUCCESS);
+}
+
+CUresult cuDevicePrimaryCtxSetFlags_v2(CUdevice dev, unsigned int flags) {
+	BEGIN(0);
+	if (dev < 0 || dev >= devices())
+		RETURN(CUDA_ERROR_INVALID_DEVICE);
+	put("ctx:flags", flags);
 	RETURN(CUDA_SUCCESS);
 }
 
