@@ -39,10 +39,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 
@@ -181,7 +181,7 @@ func build(src string, kernels []Kernel, opt Options) (string, error) {
 	table := kernelTable(src, kernels)
 
 	// The key covers the compiler, its version, the flags, the harness,
-	// the generated table and every file of the source's directory (the
+	// the generated table and every file under the source's directory (the
 	// includes).
 	h := sha256.New()
 	version, _ := exec.Command(cxx, "--version").Output()
@@ -190,21 +190,23 @@ func build(src string, kernels []Kernel, opt Options) (string, error) {
 		fmt.Fprintf(h, "%d\x00", len(part))
 		h.Write(part)
 	}
-	entries, err := os.ReadDir(srcDir)
-	if err != nil {
-		return "", fmt.Errorf("emu: read %s: %w", srcDir, err)
-	}
-	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
-	for _, e := range entries {
-		if !e.Type().IsRegular() {
-			continue
+	// WalkDir visits in lexical order: the key does not depend on the
+	// file system's.
+	err = filepath.WalkDir(srcDir, func(path string, e fs.DirEntry, err error) error {
+		if err != nil || !e.Type().IsRegular() {
+			return err
 		}
-		b, err := os.ReadFile(filepath.Join(srcDir, e.Name()))
+		b, err := os.ReadFile(path)
 		if err != nil {
-			return "", fmt.Errorf("emu: %w", err)
+			return err
 		}
-		fmt.Fprintf(h, "%s\x00%d\x00", e.Name(), len(b))
+		rel, _ := filepath.Rel(srcDir, path)
+		fmt.Fprintf(h, "%s\x00%d\x00", filepath.ToSlash(rel), len(b))
 		h.Write(b)
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("emu: hash the sources: %w", err)
 	}
 	key := hex.EncodeToString(h.Sum(nil))[:24]
 
@@ -511,8 +513,12 @@ func (q *Queue) free(p cuda.Ptr) error {
 	if !ok {
 		return fmt.Errorf("emu: free 0x%x: not an allocation of this queue", uint64(p))
 	}
-	if _, err := q.d.call(opFree, []uint64{uint64(p)}, nil); err != nil {
-		return fmt.Errorf("emu: free 0x%x: %w", uint64(p), err)
+	// The memory of a dead process is gone with it: only the books are
+	// left to settle.
+	if q.d.dead == nil {
+		if _, err := q.d.call(opFree, []uint64{uint64(p)}, nil); err != nil && q.d.dead == nil {
+			return fmt.Errorf("emu: free 0x%x: %w", uint64(p), err)
+		}
 	}
 	delete(q.allocs, p)
 	q.d.used -= n

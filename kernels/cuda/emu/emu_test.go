@@ -236,6 +236,20 @@ func TestCrashIsAnError(t *testing.T) {
 	if _, err := q.Alloc(8); err == nil || !strings.Contains(err.Error(), "died") {
 		t.Errorf("Alloc after a crash: %v, want the process's death", err)
 	}
+	// The dead process's memory is let go of with the queue.
+	dev, q2 := open(t, emu.Options{})
+	if _, err := q2.Alloc(64); err != nil {
+		t.Fatal(err)
+	}
+	if err := q2.Launch("crash", cuda.D1(1), cuda.D1(8), cuda.Ptr(16).Arg()); err == nil {
+		t.Fatal("no crash")
+	}
+	if err := q2.Close(); err != nil {
+		t.Errorf("Close after a crash: %v", err)
+	}
+	if n := dev.MemoryInUse(); n != 0 {
+		t.Errorf("MemoryInUse after closing the queue of a dead process = %d, want 0", n)
+	}
 }
 
 func TestBuildErrors(t *testing.T) {
