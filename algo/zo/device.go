@@ -43,8 +43,11 @@ func RunDevice(ctx context.Context, cfg *Config, seeds []uint64, be kernels.Back
 	if !OnDevice(cfg.Mode) {
 		return nil, fmt.Errorf("zo: mode %s does not run on a GPU", cfg.Mode)
 	}
-	traces, err := runDeviceOnce(ctx, cfg, seeds, be, dev, progress)
-	if errors.Is(err, cuda.ErrOutOfMemory) && len(seeds) > 1 {
+	traces, started, err := runDeviceOnce(ctx, cfg, seeds, be, dev, progress)
+	// Only a batch that found no room before it started is split: one that
+	// failed on the way has reported progress, and its halves would report
+	// it again.
+	if errors.Is(err, cuda.ErrOutOfMemory) && !started && len(seeds) > 1 {
 		half := len(seeds) / 2
 		slog.Info("zo: the GPU has too little memory for the batch; splitting it", "mode", cfg.Mode, "seeds", len(seeds), "parts", fmt.Sprintf("%d+%d", half, len(seeds)-half), "err", err)
 		a, err := RunDevice(ctx, cfg, seeds[:half], be, dev, progress)
@@ -60,10 +63,12 @@ func RunDevice(ctx context.Context, cfg *Config, seeds []uint64, be kernels.Back
 	return traces, err
 }
 
-func runDeviceOnce(ctx context.Context, cfg *Config, seeds []uint64, be kernels.Backend, dev cuda.Device, progress func(seedIters int)) (traces []SeedTrace, err error) {
+// runDeviceOnce runs the seeds as one batch; started reports whether the
+// batch got its memory and began to iterate.
+func runDeviceOnce(ctx context.Context, cfg *Config, seeds []uint64, be kernels.Backend, dev cuda.Device, progress func(seedIters int)) (traces []SeedTrace, started bool, err error) {
 	q, err := dev.NewQueue()
 	if err != nil {
-		return nil, fmt.Errorf("zo: mode %s on %s: %w", cfg.Mode, dev.Name(), err)
+		return nil, false, fmt.Errorf("zo: mode %s on %s: %w", cfg.Mode, dev.Name(), err)
 	}
 	defer func() {
 		if cerr := q.Close(); cerr != nil && err == nil {
@@ -72,9 +77,10 @@ func runDeviceOnce(ctx context.Context, cfg *Config, seeds []uint64, be kernels.
 	}()
 	g, err := newDeviceGroup(cfg, q, be, seeds)
 	if err != nil {
-		return nil, fmt.Errorf("zo: mode %s on %s: %w", cfg.Mode, dev.Name(), err)
+		return nil, false, fmt.Errorf("zo: mode %s on %s: %w", cfg.Mode, dev.Name(), err)
 	}
-	return g.run(ctx, progress)
+	traces, err = g.run(ctx, progress)
+	return traces, true, err
 }
 
 // deviceGroup is a group (see group) whose tensors live on a GPU. Its

@@ -197,8 +197,8 @@ func TestDeviceSplitsWhenOutOfMemory(t *testing.T) {
 	want := runDevice(t, cfg, seeds, emuDevice(t, emu.Options{}))
 	// Room for about two seeds: the group of five splits twice.
 	small := emuDevice(t, emu.Options{MemoryLimit: 5 * cfg.GroupBytes(cfg.Mode, 1) / 2})
-	if _, err := runDeviceOnce(context.Background(), &cfg, seeds, cpu.New(), small, nil); !errors.Is(err, cuda.ErrOutOfMemory) {
-		t.Fatalf("five seeds on the small device: %v, want an out-of-memory error", err)
+	if _, started, err := runDeviceOnce(context.Background(), &cfg, seeds, cpu.New(), small, nil); !errors.Is(err, cuda.ErrOutOfMemory) || started {
+		t.Fatalf("five seeds on the small device: %v (started %v), want an out-of-memory error before the start", err, started)
 	}
 	got := runDevice(t, cfg, seeds, small)
 	if fmt.Sprint(got) != fmt.Sprint(want) {
