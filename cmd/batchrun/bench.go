@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/batchrun/batchrun/kernels/cuda"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -21,6 +20,7 @@ import (
 	"github.com/batchrun/batchrun/batch"
 	"github.com/batchrun/batchrun/kernels"
 	"github.com/batchrun/batchrun/kernels/cpu"
+	"github.com/batchrun/batchrun/kernels/cuda"
 	"github.com/batchrun/batchrun/kernels/peak"
 	"github.com/batchrun/batchrun/results"
 )

@@ -64,7 +64,7 @@ func gpuBench(ctx context.Context, stdout io.Writer, cpuBE kernels.Backend, devi
 		total += kt.Total
 	}
 	net := kernels.MLP{In: cfg.K, Hidden: cfg.Hidden}
-	macs := net.NumParams() - 1 - len(cfg.Hidden) // weights: one multiply-add each
+	macs := net.NumParams() - 1 // weights: one multiply-add each; the biases are not
 	for _, h := range cfg.Hidden {
 		macs -= h
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 
@@ -50,10 +51,13 @@ func (c compute) name() string {
 	return c.cpu.Name()
 }
 
-// close releases the GPU.
+// close releases the GPU. An error there (a kernel fault the driver
+// reports late) comes after the results are committed: it is logged.
 func (c compute) close() {
 	if c.gpu != nil {
-		c.gpu.Close()
+		if err := c.gpu.Close(); err != nil {
+			slog.Warn("batchrun: closing the GPU", "err", err)
+		}
 	}
 }
 

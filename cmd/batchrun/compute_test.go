@@ -50,6 +50,12 @@ func TestBackendCudaWithoutGPUExits2(t *testing.T) {
 			t.Errorf("output directory exists after a usage error (stat: %v)", err)
 		}
 	}
+	// A plan without zeroth-order cells needs no GPU.
+	code, _, stderr := runCLI(t, context.Background(), "run", "--out", out, "--preset", "paper000", "--seeds", "1",
+		"--set", "mode=full-power", "--set", "T=10", "--backend", "cuda", "--quiet")
+	if code != 0 {
+		t.Errorf("--backend cuda with only full-power cells: exit code %d; stderr:\n%s", code, stderr)
+	}
 }
 
 // Without a GPU, --backend auto says so in one line and runs on the CPU;

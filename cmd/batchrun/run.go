@@ -308,14 +308,6 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 	if err != nil {
 		return err
 	}
-	if plan.Family.Name() == "zo" {
-		// Only zo computes on a GPU.
-		if comp, err = cf.resolve(); err != nil {
-			return err
-		}
-		defer comp.close()
-		plan.Family = comp.families()["zo"]
-	}
 	if *workers < 1 {
 		return usagef("--workers %d: want >= 1", *workers)
 	}
@@ -334,6 +326,15 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 		return usagef("--fresh with --shard would discard the other shards' results; clear the directory once before submitting the shards")
 	}
 	cells := plan.ShardCells(shard)
+	if plan.Family.Name() == "zo" && slices.ContainsFunc(cells, func(c *batch.Cell) bool { return zo.OnDevice(c.Values.String("mode")) }) {
+		// Only zo's zeroth-order modes compute on a GPU: it is looked
+		// for when this shard has some.
+		if comp, err = cf.resolve(); err != nil {
+			return err
+		}
+		defer comp.close()
+		plan.Family = comp.families()["zo"]
+	}
 	groups := plan.Groups(cells, *workers, *group)
 	if err := plan.CheckMemory(groups, *workers, batch.AvailableMemory()*9/10); err != nil {
 		return usageError{err}
