@@ -620,11 +620,7 @@ func TestConcurrentQueues(t *testing.T) {
 			}
 		})
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	reportAll(t, &wg, errs)
 	f.expectCount(t, "live:allocs", 0)
 	f.expectCount(t, "live:streams", 0)
 }
@@ -819,12 +815,19 @@ func TestGPU(t *testing.T) {
 				}
 			})
 		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			t.Error(err)
-		}
+		reportAll(t, &wg, errs)
 	})
+}
+
+// reportAll waits for the goroutines of wg and reports the errors they
+// sent on errs.
+func reportAll(t *testing.T, wg *sync.WaitGroup, errs chan error) {
+	t.Helper()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
 }
 
 // TestProfiler times every launch of its queues with a pair of events and
