@@ -103,7 +103,7 @@ type deviceGroup struct {
 
 	// async: relay state and incoming links.
 	ts, val, sendTs, send, keepTs, keep cuda.Ptr
-	inStart, inFrom, inEdge             cuda.Ptr
+	inStart, inFrom                     cuda.Ptr
 	// fixed-delay: delays and slope history.
 	delay, hist cuda.Ptr
 	depth       int
@@ -226,19 +226,19 @@ func newDeviceGroup(cfg *Config, q cuda.Queue, be kernels.Backend, seeds []uint6
 		}
 		g.ts, g.sendTs, g.keepTs = upload(g, none), upload(g, none), upload(g, none)
 		g.val, g.send, g.keep = g.alloc(int64(S*nn*8)), g.alloc(int64(S*nn*8)), g.alloc(int64(S*nn*8))
-		// Incoming links of each agent, in the relay's edge order (edges
-		// are numbered receiver by receiver, as newRelay numbers them).
-		nb := Neighbours(N, cfg.Window, cfg.Stride)
-		start := make([]int32, N+1)
-		var from, edge []int32
-		for to := range nb {
-			for _, f := range nb[to] {
-				edge = append(edge, int32(len(from)))
-				from = append(from, int32(f))
-			}
-			start[to+1] = int32(len(from))
+		// The relay's links, grouped by receiver: the links into agent k
+		// are inFrom[inStart[k]:inStart[k+1]], and a link's number is its
+		// position there.
+		edges := relayEdges(Neighbours(N, cfg.Window, cfg.Stride))
+		start, from := make([]int32, N+1), make([]int32, len(edges))
+		for e, ed := range edges {
+			from[e] = ed[0]
+			start[ed[1]+1] = int32(e + 1)
 		}
-		g.inStart, g.inFrom, g.inEdge = upload(g, start), upload(g, from), upload(g, edge)
+		for k := 1; k <= N; k++ {
+			start[k] = max(start[k], start[k-1]) // agents without incoming links
+		}
+		g.inStart, g.inFrom = upload(g, start), upload(g, from)
 	case ModeFixedDelay:
 		d := make([]int32, S*nn)
 		for s, key := range keys {
@@ -439,7 +439,7 @@ func (g *deviceGroup) step(t int) error {
 	switch cfg.Mode {
 	case ModeAsync:
 		if err := g.launch("zo_relay", S*nn, cuda.I32(t), g.slopes.Arg(), g.ts.Arg(), g.val.Arg(), g.sendTs.Arg(), g.send.Arg(),
-			g.keepTs.Arg(), g.keep.Arg(), g.inStart.Arg(), g.inFrom.Arg(), g.inEdge.Arg(), g.keys.Arg(),
+			g.keepTs.Arg(), g.keep.Arg(), g.inStart.Arg(), g.inFrom.Arg(), g.keys.Arg(),
 			cuda.U64(stream(tagLink, 0, uint64(t))), cuda.F64(cfg.TxP*cfg.RxP), cuda.I32(S), cuda.I32(N)); err != nil {
 			return err
 		}

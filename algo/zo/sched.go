@@ -39,15 +39,24 @@ type relay struct {
 }
 
 func newRelay(n, slots int, nb [][]int, key uint64, success float64) *relay {
-	r := &relay{n: n, slots: slots, key: key, success: success}
-	for to := range nb {
-		for _, from := range nb[to] {
-			r.edges = append(r.edges, [2]int32{int32(from), int32(to)})
-		}
-	}
+	r := &relay{n: n, slots: slots, key: key, success: success, edges: relayEdges(nb)}
 	r.ts, r.sendTs, r.keepTs = fill(n*n, -1), fill(n*n, -1), fill(n*n, -1)
 	r.val, r.send, r.keep = make([]float64, n*n), make([]float64, n*n), make([]float64, n*n)
 	return r
+}
+
+// relayEdges numbers the directed links of the communication graph nb
+// receiver by receiver (the links into agent 0 first, in the order of
+// nb[0]): a link's number indexes its success draws, so the CPU relay and
+// the GPU's (zo_relay) number them alike.
+func relayEdges(nb [][]int) [][2]int32 {
+	var edges [][2]int32
+	for to := range nb {
+		for _, from := range nb[to] {
+			edges = append(edges, [2]int32{int32(from), int32(to)})
+		}
+	}
+	return edges
 }
 
 func fill(n int, v int32) []int32 {

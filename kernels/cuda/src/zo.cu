@@ -298,15 +298,14 @@ extern "C" __global__ void zo_slopes(const double *__restrict__ base, const doub
 //     replaces it when its timestamp is newer.
 //
 // A pair (p, ts) always carries s_p(ts), so the order of the incoming
-// links does not matter. Incoming links of k: inFrom[inStart[k]..inStart[k+1])
-// with their edge numbers inEdge.
+// links does not matter. Incoming links of k: inFrom[inStart[k]..inStart[k+1]),
+// the links numbered receiver by receiver, so a link's number is its position.
 extern "C" __global__ void zo_relay(int t, const double *__restrict__ slopes, int *__restrict__ ts,
                                     double *__restrict__ val, const int *__restrict__ sendTs,
                                     const double *__restrict__ send, int *__restrict__ keepTs,
                                     double *__restrict__ keep, const int *__restrict__ inStart,
-                                    const int *__restrict__ inFrom, const int *__restrict__ inEdge,
-                                    const uint64_t *__restrict__ keys, uint64_t linkStream, double success, int S,
-                                    int N) {
+                                    const int *__restrict__ inFrom, const uint64_t *__restrict__ keys,
+                                    uint64_t linkStream, double success, int S, int N) {
 	long long idx = global_index();
 	if (idx >= (long long)S * N * N) {
 		return;
@@ -323,7 +322,7 @@ extern "C" __global__ void zo_relay(int t, const double *__restrict__ slopes, in
 	keepTs[idx] = cts;
 	keep[idx] = cv;
 	for (int e = inStart[k]; e < inStart[k + 1]; e++) {
-		if (success < 1 && philox_float64(keys[s], linkStream, (uint64_t)inEdge[e]) >= success) {
+		if (success < 1 && philox_float64(keys[s], linkStream, (uint64_t)e) >= success) {
 			continue;
 		}
 		long long src = (s * N + inFrom[e]) * N + p;
