@@ -128,7 +128,7 @@ func TestDeviceUnderSanitizers(t *testing.T) {
 // TestDeviceMatchesCPUOnPaper000 is the acceptance check at the
 // paper's shape: 100 iterations of every zeroth-order mode of paper000
 // (N = 24, B = 10, K = 5, two hidden layers of 30) agree with the CPU to
-// 1e-4 relative.
+// 1e-4 relative, and so do their held-out evaluations.
 func TestDeviceMatchesCPUOnPaper000(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
@@ -136,7 +136,7 @@ func TestDeviceMatchesCPUOnPaper000(t *testing.T) {
 	dev := emuDevice(t, emu.Options{})
 	seeds := []uint64{1, 2}
 	for _, mode := range ZOModes {
-		cfg := testConfig(t, "mode="+mode, "T=100")
+		cfg := testConfig(t, "mode="+mode, "T=100", "E=50") // held-out evaluations at 0, 50, 100
 		got := runDevice(t, cfg, seeds, dev)
 		want := runOrFatal(t, cfg, seeds)
 		trace, eval := compareTraces(t, got, want)
