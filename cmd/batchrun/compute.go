@@ -100,18 +100,14 @@ func (cf *computeFlags) check() error {
 	return nil
 }
 
-// resolve opens what the flags ask for. --backend cuda without a usable
-// GPU is a usage error (exit 2); auto then runs on the CPU and says why in
-// c.fallback.
-func (cf *computeFlags) resolve() (compute, error) {
-	if err := cf.check(); err != nil {
-		return compute{}, err
-	}
-	c, err := cf.cpuOnly()
+// withGPU adds to c, the flags' cpuOnly compute (checked with check), the
+// GPU --backend asks for. --backend cuda without a usable GPU is a usage
+// error (exit 2); auto then runs on the CPU and says why in c.fallback.
+func (cf *computeFlags) withGPU(c compute) (compute, error) {
+	name, from, err := cf.backendName()
 	if err != nil {
 		return compute{}, err
 	}
-	name, from, _ := cf.backendName()
 	if name == "cpu" {
 		return c, nil
 	}

@@ -329,7 +329,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (err e
 	if plan.Family.Name() == "zo" && slices.ContainsFunc(cells, func(c *batch.Cell) bool { return zo.OnDevice(c.Values.String("mode")) }) {
 		// Only zo's zeroth-order modes compute on a GPU: it is looked
 		// for when this shard has some.
-		if comp, err = cf.resolve(); err != nil {
+		if comp, err = cf.withGPU(comp); err != nil {
 			return err
 		}
 		defer comp.close()
